@@ -3,8 +3,10 @@
 //
 // Thread safety: Env methods are safe to call concurrently. A WritableFile or
 // RandomAccessFile may be used by one writer and many readers at once: Append
-// and Sync are called by one thread at a time (callers serialise them), Read
-// may run concurrently with Append on data already appended.
+// calls are serialised by the caller; Sync may run on another thread
+// concurrently with Append (it makes durable at least every byte appended
+// before it was called) so a group committer can sync while writers append;
+// Read may run concurrently with Append on data already appended.
 #pragma once
 
 #include <cstdint>
