@@ -95,6 +95,24 @@ void Sign(std::string_view method, std::string_view path, std::string_view query
           std::vector<std::pair<std::string, std::string>>& headers, std::string_view body,
           const Credentials& credentials, const SignOptions& options);
 
+// Presigns a request the way botocore's generate_presigned_url does and returns
+// the query string to send (without '?'): `query` as given, then X-Amz-Algorithm,
+// X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+// (X-Amz-Security-Token,) X-Amz-Signature. Every header in `headers` except
+// hop-by-hop ones and User-Agent is signed; `headers` must hold Host. The payload
+// hash is UNSIGNED-PAYLOAD for S3 and the body's SHA-256 otherwise (as botocore).
+struct PresignOptions {
+  std::string region;
+  std::string service;
+  int64_t now_seconds = 0;
+  int64_t expires_seconds = 3600;  // 1..604800
+  bool s3_style_path = false;
+};
+std::string Presign(std::string_view method, std::string_view path, std::string_view query,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    std::string_view body, const Credentials& credentials,
+                    const PresignOptions& options);
+
 // Lower-case hex SHA-256 of data.
 std::string Sha256Hex(std::string_view data);
 
