@@ -910,21 +910,24 @@ std::optional<int64_t> ParseHttpDate(std::string_view t) {
   return ToUnix(y, static_cast<int>(it - std::begin(kMonths)) + 1, d, h, mi, s);
 }
 
-std::optional<SigningTrace> TraceVerify(const RequestToVerify& request,
-                                        const Credentials& credentials,
-                                        const VerifyOptions& options) {
+std::vector<SigningTrace> TraceVerify(const RequestToVerify& request,
+                                      const Credentials& credentials,
+                                      const VerifyOptions& options) {
+  std::vector<SigningTrace> traces;
   std::vector<QueryParam> params = ParseQuery(request.query);
   auto [auth, failure] = ParseRequest(request, params);
-  if (!auth) return std::nullopt;
+  if (!auth) return traces;
   auto [attempts, attempt_failure] = BuildAttempts(*auth, request, options);
-  if (attempt_failure || attempts.empty()) return std::nullopt;
-  SigningTrace trace;
-  trace.canonical_request = attempts[0].canonical_request;
-  trace.string_to_sign = attempts[0].string_to_sign;
-  trace.signature = SignatureHex(
-      SigningKey(credentials.secret_access_key, auth->date, auth->region, auth->service),
-      trace.string_to_sign);
-  return trace;
+  if (attempt_failure) return traces;
+  Digest key = SigningKey(credentials.secret_access_key, auth->date, auth->region, auth->service);
+  for (Attempt& a : attempts) {
+    SigningTrace trace;
+    trace.signature = SignatureHex(key, a.string_to_sign);
+    trace.canonical_request = std::move(a.canonical_request);
+    trace.string_to_sign = std::move(a.string_to_sign);
+    traces.push_back(std::move(trace));
+  }
+  return traces;
 }
 
 }  // namespace internal

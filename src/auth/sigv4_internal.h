@@ -71,15 +71,16 @@ std::optional<int64_t> ParseAmzDate(std::string_view text);
 // RFC 7231 IMF-fixdate: "Sun, 30 Aug 2015 12:36:00 GMT".
 std::optional<int64_t> ParseHttpDate(std::string_view text);
 
-// What Verify computes for its first attempt at `request` signed by
-// `credentials` (no lookup, no time or token checks). For tests and debugging.
+// What Verify computes for `request` signed by `credentials` (no lookup, no
+// time or token checks), one entry per canonical request it would accept, most
+// likely first; empty if the request cannot be parsed. For tests and debugging.
 struct SigningTrace {
   std::string canonical_request;
   std::string string_to_sign;
   std::string signature;
 };
-std::optional<SigningTrace> TraceVerify(const RequestToVerify& request,
-                                        const Credentials& credentials,
-                                        const VerifyOptions& options);
+std::vector<SigningTrace> TraceVerify(const RequestToVerify& request,
+                                      const Credentials& credentials,
+                                      const VerifyOptions& options);
 
 }  // namespace muon::auth::internal
