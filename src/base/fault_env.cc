@@ -195,7 +195,7 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
 }
 
 Status FaultInjectionEnv::TruncateFile(const std::string& path, uint64_t size) {
-  MUON_RETURN_IF_ERROR(MaybeFail(FaultOp::kWrite, path));
+  MUON_RETURN_IF_ERROR(MaybeFail(FaultOp::kTruncate, path));
   MUON_RETURN_IF_ERROR(base_->TruncateFile(path, size));
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(path);

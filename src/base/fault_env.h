@@ -28,7 +28,7 @@
 
 namespace muon {
 
-enum class FaultOp { kWrite, kSync, kRename, kSyncDir, kCreate };
+enum class FaultOp { kWrite, kSync, kRename, kSyncDir, kCreate, kTruncate };
 
 class FaultInjectionEnv final : public Env {
  public:
