@@ -27,7 +27,7 @@ struct Request {
   std::string query;    // after '?', still percent-encoded ("" if none)
   // Header fields in the order received; names as sent (compare case-insensitively).
   // Repeated fields appear repeatedly.
-  std::vector<Header> headers;
+  std::vector<http::Header> headers;
   std::string body;
   std::string remote_ip;
   bool secure = false;  // arrived over TLS
@@ -39,7 +39,7 @@ struct Request {
 
 struct Response {
   int status = 200;
-  std::vector<Header> headers;
+  std::vector<http::Header> headers;
   std::string body;
 
   Response& Set(std::string name, std::string value) {
@@ -77,6 +77,8 @@ struct ServerOptions {
   int idle_timeout_seconds = 60;     // keep-alive connection with no request
   int request_timeout_seconds = 60;  // a started request must arrive within this
   size_t max_connections = 20000;    // beyond: new connections are closed at once
+  // Stop() waits this long for requests in progress, then closes their connections.
+  int shutdown_timeout_seconds = 30;
   // TLS when both are set (PEM files).
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -92,6 +94,11 @@ class Server {
   virtual uint16_t port() const = 0;
   // Stops accepting, lets in-flight requests finish (their responses are
   // sent), closes idle connections, then joins the threads. Idempotent.
+  // Requests still unanswered after shutdown_timeout_seconds have their
+  // connections closed; a Responder called after Stop() returned is a no-op.
+  // Safe from any thread, e.g. one that sigwait()s for SIGTERM (not from inside
+  // a signal handler). From a handler it returns without joining.
+  // The destructor calls Stop().
   virtual void Stop() = 0;
   virtual size_t open_connections() const = 0;
 };
