@@ -432,7 +432,7 @@ ParseResult ParseAuthorizationHeader(std::string_view value,
                             "'. See http://en.wikipedia.org/wiki/ISO_8601");
   }
   auth.request_time = *t;
-  auth.amz_date = FormatAmzDate(*t);
+  auth.amz_date = use_http_date ? FormatAmzDate(*t) : std::string(date_text);
   if (auto f = CheckScopeDate(auth)) return {std::nullopt, *f};
   if (auto f = CheckHostSigned(auth)) return {std::nullopt, *f};
 
