@@ -263,14 +263,14 @@ class Server:
                                      max_pool_connections=max_pool_connections)
         return session.client(service, endpoint_url=self.endpoint, region_name=REGION, config=cfg)
 
-    def aws(self, *args, binary_raw=True, timeout=CLI_TIMEOUT):
+    def aws(self, *args, binary_raw=True, timeout=CLI_TIMEOUT, credentials_file=None):
         """Run `aws --endpoint-url ... ARGS` and return a CliResult (rc, stdout, stderr, json).
 
         With CLI v2, --cli-binary-format raw-in-base64-out is passed so blob arguments (--data,
         Data in --records) are raw bytes as with CLI v1.
         """
         env = _cli_base_env()
-        env["AWS_SHARED_CREDENTIALS_FILE"] = self.credentials_path
+        env["AWS_SHARED_CREDENTIALS_FILE"] = credentials_file or self.credentials_path
         argv = [AWS_CLI, "--endpoint-url", self.endpoint, "--region", REGION, "--output", "json"]
         if AWS_CLI_MAJOR >= 2 and binary_raw:
             argv += ["--cli-binary-format", "raw-in-base64-out"]
