@@ -371,6 +371,7 @@ class Session final : public Connection {
       res_.content_length(response.body.size());
       res_.body() = std::move(response.body);
     }
+    keep_alive = keep_alive && !stopping_;
     res_.keep_alive(keep_alive);
     keep_alive_ = keep_alive;
     status_ = status;

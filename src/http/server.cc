@@ -48,7 +48,7 @@ void RaiseFileLimit(size_t wanted) {
     raised.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
-  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted + 64) {
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
     log::warn("http: open-files limit is {} (hard limit), below max_connections {}; "
               "raise it with `ulimit -Hn` or LimitNOFILE=",
               static_cast<unsigned long long>(rl.rlim_cur), wanted);
