@@ -202,7 +202,13 @@ class Session final : public Connection {
 
   void ReadNext() {
     if (stopping_) {
-      GracefulClose();
+      // Nothing unread: close like an idle connection. Pipelined bytes: linger
+      // so the close does not become a reset that eats the last response.
+      if (buffer_.size() == 0) {
+        Close();
+      } else {
+        GracefulClose();
+      }
       return;
     }
     parser_.emplace();

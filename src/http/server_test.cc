@@ -409,6 +409,7 @@ TEST(ServerTest, StopFinishesInFlightRequestAndRefusesNewConnections) {
   EXPECT_EQ(got.body, "finished");
   EXPECT_EQ(got.Header("connection"), "close");
   EXPECT_TRUE(busy.WaitClosed(milliseconds(5000)));
+  busy.Close();  // the server lingers until the client closes too
   stopper.join();
   EXPECT_EQ(server->open_connections(), 0u);
   server->Stop();  // idempotent

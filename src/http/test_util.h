@@ -70,6 +70,10 @@ class RawConn {
   RawConn& operator=(const RawConn&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
   int connect_errno() const { return connect_errno_; }
 
   bool Send(std::string_view data) {
