@@ -39,8 +39,7 @@ Result<std::string> Env::ReadFile(const std::string& path) {
   std::string out(size, '\0');
   uint64_t done = 0;
   while (done < size) {
-    MUON_ASSIGN_OR_RETURN(std::string_view got,
-                          file->Read(done, size - done, out.data() + done));
+    MUON_ASSIGN_OR_RETURN(std::string_view got, file->Read(done, size - done, out.data() + done));
     if (got.empty()) break;  // shrank under us
     if (got.data() != out.data() + done) std::memmove(out.data() + done, got.data(), got.size());
     done += got.size();
@@ -73,11 +72,15 @@ Status PosixError(std::string_view op, const std::string& path, int err) {
   msg += ": ";
   msg += std::strerror(err);
   switch (err) {
-    case ENOENT: return Status::NotFound(std::move(msg));
-    case EEXIST: return Status::AlreadyExists(std::move(msg));
+    case ENOENT:
+      return Status::NotFound(std::move(msg));
+    case EEXIST:
+      return Status::AlreadyExists(std::move(msg));
     case ENOSPC:
-    case EDQUOT: return Status::NoSpace(std::move(msg));
-    default: return Status::IoError(std::move(msg));
+    case EDQUOT:
+      return Status::NoSpace(std::move(msg));
+    default:
+      return Status::IoError(std::move(msg));
   }
 }
 
@@ -241,7 +244,8 @@ class PosixEnv final : public Env {
   }
 
   Status RenameFile(const std::string& from, const std::string& to) override {
-    if (::rename(from.c_str(), to.c_str()) != 0) return PosixError("rename", from + " to " + to, errno);
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return PosixError("rename", from + " to " + to, errno);
     return Status::Ok();
   }
 

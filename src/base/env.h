@@ -56,11 +56,11 @@ class Env {
   virtual bool FileExists(const std::string& path) = 0;
   // Names (not paths) of the entries in dir, in no particular order.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
-  virtual Status CreateDir(const std::string& dir) = 0;      // OK if it exists
-  virtual Status CreateDirs(const std::string& dir) = 0;     // mkdir -p
+  virtual Status CreateDir(const std::string& dir) = 0;   // OK if it exists
+  virtual Status CreateDirs(const std::string& dir) = 0;  // mkdir -p
   virtual Status RemoveFile(const std::string& path) = 0;
-  virtual Status RemoveDir(const std::string& dir) = 0;      // must be empty
-  virtual Status RemoveTree(const std::string& dir) = 0;     // rm -r; OK if missing
+  virtual Status RemoveDir(const std::string& dir) = 0;   // must be empty
+  virtual Status RemoveTree(const std::string& dir) = 0;  // rm -r; OK if missing
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   // Atomic replace of `to` by `from`. Durable only after SyncDir(parent).
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;

@@ -71,10 +71,17 @@ Status FaultInjectionEnv::MaybeFail(FaultOp op, const std::string& path) {
   if (!active_) return Status::IoError(path + ": filesystem inactive (simulated crash)");
   std::atomic<int>* countdown = nullptr;
   switch (op) {
-    case FaultOp::kWrite: countdown = &fail_write_in_; break;
-    case FaultOp::kSync: countdown = &fail_sync_in_; break;
-    case FaultOp::kRename: countdown = &fail_rename_in_; break;
-    default: break;
+    case FaultOp::kWrite:
+      countdown = &fail_write_in_;
+      break;
+    case FaultOp::kSync:
+      countdown = &fail_sync_in_;
+      break;
+    case FaultOp::kRename:
+      countdown = &fail_rename_in_;
+      break;
+    default:
+      break;
   }
   FaultPredicate predicate;
   bool fail = false;
@@ -98,8 +105,8 @@ uint64_t FaultInjectionEnv::UsedBytes() const {
   return used_bytes_;
 }
 
-Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::Wrap(
-    const std::string& path, std::unique_ptr<WritableFile> file) {
+Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::Wrap(const std::string& path,
+                                                              std::unique_ptr<WritableFile> file) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& state = files_[path];
   return std::unique_ptr<WritableFile>(new FaultWritableFile(this, path, state, std::move(file)));

@@ -108,10 +108,10 @@ class FaultInjectionEnv final : public Env {
   std::atomic<uint64_t> write_count_{0};
 
   mutable std::mutex mu_;
-  FaultPredicate predicate_;                                  // guarded by mu_
+  FaultPredicate predicate_;                                 // guarded by mu_
   std::map<std::string, std::shared_ptr<FileState>> files_;  // guarded by mu_
-  std::set<std::string> unsynced_entries_;                    // guarded by mu_
-  uint64_t used_bytes_ = 0;                                   // guarded by mu_
+  std::set<std::string> unsynced_entries_;                   // guarded by mu_
+  uint64_t used_bytes_ = 0;                                  // guarded by mu_
 };
 
 }  // namespace muon

@@ -21,15 +21,19 @@ namespace {
 bool ValidLogId(std::string_view id) {
   if (id.empty() || id.size() > 255 || id == "." || id == "..") return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
 class LogStoreImpl final : public LogStore {
  public:
   LogStoreImpl(std::string dir, const LogStoreOptions& options, Env* env, Clock* clock)
-      : dir_(std::move(dir)), options_(options), env_(env), clock_(clock), committer_(options.sync) {}
+      : dir_(std::move(dir)),
+        options_(options),
+        env_(env),
+        clock_(clock),
+        committer_(options.sync) {}
   ~LogStoreImpl() override { Close(); }
 
   Status Open() {
@@ -121,7 +125,7 @@ class LogStoreImpl final : public LogStore {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<ShardLogImpl>> logs_;  // guarded by mu_
-  bool closed_ = false;                                       // guarded by mu_
+  bool closed_ = false;                                        // guarded by mu_
 };
 
 }  // namespace

@@ -158,8 +158,8 @@ SegmentScanner::SegmentScanner(const RandomAccessFile* file, uint64_t offset, ui
 
 Result<bool> SegmentScanner::Fill(size_t n) {
   if (offset_ >= buf_offset_ && offset_ + n <= buf_offset_ + buf_len_) return true;
-  const size_t want = static_cast<size_t>(
-      std::min<uint64_t>(std::max(n, kScanChunk), limit_ - offset_));
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(std::max(n, kScanChunk), limit_ - offset_));
   if (buf_.size() < want) buf_.resize(want);
   MUON_ASSIGN_OR_RETURN(std::string_view got, file_->Read(offset_, want, buf_.data()));
   if (got.data() != buf_.data()) std::memmove(buf_.data(), got.data(), got.size());
@@ -207,8 +207,8 @@ Result<SegmentScanner::State> SegmentScanner::Next(RecordView* rec) {
   rec->arrival_ms = Get<int64_t>(h + 24);
   rec->partition_key = std::string_view(h + kRecordHeaderSize, pk_len);
   rec->hash_key = reinterpret_cast<const uint8_t*>(h + kRecordHeaderSize + pk_len);
-  rec->data = std::string_view(h + kRecordHeaderSize + pk_len + kHashKeySize,
-                               body - pk_len - kHashKeySize);
+  rec->data =
+      std::string_view(h + kRecordHeaderSize + pk_len + kHashKeySize, body - pk_len - kHashKeySize);
   offset_ += size;
   return State::kRecord;
 }

@@ -10,11 +10,12 @@
 //    log also continues in a fresh segment of a higher generation, which at
 //    recovery supersedes any abandoned bytes a crash might resurrect: the page
 //    cache state after a failed fsync is not trusted.
+#include "streamlog/shard_log.h"
+
 #include <algorithm>
 #include <cstring>
 
 #include "base/log.h"
-#include "streamlog/shard_log.h"
 
 namespace muon::streamlog {
 namespace {
@@ -84,8 +85,8 @@ Status ShardLogImpl::Recover() {
 
   uint64_t min_next_seq = 0;
   for (size_t i = 0; i < kept.size(); ++i) {
-    auto seg = std::make_shared<Segment>(kept[i].name,
-                                         JoinPath(dir_, SegmentFileName(kept[i].name)));
+    auto seg =
+        std::make_shared<Segment>(kept[i].name, JoinPath(dir_, SegmentFileName(kept[i].name)));
     const bool last = i + 1 == kept.size();
     Status s = RecoverSegment(seg, kept[i].limit_seq, last);
     if (s.code() == StatusCode::kCorruption) {
@@ -105,10 +106,10 @@ Status ShardLogImpl::Recover() {
     if (!n.ends_with(".idx")) continue;
     std::string seg_name = n.substr(0, n.size() - 4) + ".seg";
     auto parsed = ParseSegmentFileName(seg_name);
-    bool live = parsed && std::any_of(segments_.begin(), segments_.end(), [&](const auto& s) {
-                  return s->name.first_seq == parsed->first_seq &&
-                         s->name.generation == parsed->generation;
-                });
+    bool live =
+        parsed && std::any_of(segments_.begin(), segments_.end(), [&](const auto& s) {
+          return s->name.first_seq == parsed->first_seq && s->name.generation == parsed->generation;
+        });
     if (!live) (void)env_->RemoveFile(JoinPath(dir_, n));
   }
 
@@ -176,8 +177,8 @@ Status ShardLogImpl::RecoverSegment(const std::shared_ptr<Segment>& seg, uint64_
     MUON_ASSIGN_OR_RETURN(SegmentScanner::State st, scanner.Next(&rec));
     if (st == SegmentScanner::State::kEnd) break;
     if (st == SegmentScanner::State::kBad) {
-      log::warn("streamlog {}: cutting {} at offset {} of {}: {}", id_, seg->path,
-                scanner.offset(), size, scanner.bad_reason());
+      log::warn("streamlog {}: cutting {} at offset {} of {}: {}", id_, seg->path, scanner.offset(),
+                size, scanner.bad_reason());
       break;
     }
     if (rec.seq != expected) {
@@ -258,9 +259,8 @@ void ShardLogImpl::HandleFailureLocked(bool sync_failed) {
   // A failed write (e.g. disk full) returned an error before anything was
   // synced past the committed end: cutting the file back is enough.
   if (!sync_failed && active_ok_ &&
-      (segments_.size() == 1 ||
-       segments_[segments_.size() - 2]->committed_bytes ==
-           segments_[segments_.size() - 2]->written_bytes)) {
+      (segments_.size() == 1 || segments_[segments_.size() - 2]->committed_bytes ==
+                                    segments_[segments_.size() - 2]->written_bytes)) {
     Segment* seg = segments_.back().get();
     seg->writer.reset();
     Status s = [&]() -> Status {
@@ -362,8 +362,8 @@ void ShardLogImpl::Append(std::span<const AppendEntry> entries, AppendCallback d
         seg->end_seq = first + entries.size();
         next_seq_ = first + entries.size();
         last_arrival_ms_ = arrival;
-        pending_.push_back(
-            {first, static_cast<uint32_t>(entries.size()), arrival, segments_.back(), std::move(done)});
+        pending_.push_back({first, static_cast<uint32_t>(entries.size()), arrival, segments_.back(),
+                            std::move(done)});
       } else {
         seg->index.resize(index_before);
         seg->next_index_offset = next_index_before;
@@ -439,7 +439,8 @@ void ShardLogImpl::FinishCommit(CommitWork work) {
   for (Pending& b : failed_later) b.done(fail);
   for (const auto& seg : index_now) {
     Status s = PersistIndex(seg);
-    if (!s.ok()) log::warn("streamlog {}: index not written (rebuilt at open): {}", id_, s.ToString());
+    if (!s.ok())
+      log::warn("streamlog {}: index not written (rebuilt at open): {}", id_, s.ToString());
   }
 }
 
@@ -474,10 +475,12 @@ void ShardLogImpl::ThinIndexLocked(Segment* seg) {
 
 Result<std::shared_ptr<RandomAccessFile>> ShardLogImpl::ReaderLocked(Segment* seg) const {
   if (!seg->reader) {
-    MUON_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> r, env_->NewRandomAccessFile(seg->path));
+    MUON_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> r,
+                          env_->NewRandomAccessFile(seg->path));
     seg->reader = std::move(r);
     if (seg->sealed) {
-      if (open_sealed_reader_ && open_sealed_reader_.get() != seg) open_sealed_reader_->reader.reset();
+      if (open_sealed_reader_ && open_sealed_reader_.get() != seg)
+        open_sealed_reader_->reader.reset();
       for (const auto& s : segments_) {
         if (s.get() == seg) open_sealed_reader_ = s;
       }
@@ -544,8 +547,8 @@ Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
     RecordView rec;
     for (;;) {
       MUON_ASSIGN_OR_RETURN(SegmentScanner::State st, scanner.Next(&rec));
-      if (st == SegmentScanner::State::kEnd || (st == SegmentScanner::State::kRecord &&
-                                                 rec.seq >= loc.limit_seq)) {
+      if (st == SegmentScanner::State::kEnd ||
+          (st == SegmentScanner::State::kRecord && rec.seq >= loc.limit_seq)) {
         break;
       }
       if (st == SegmentScanner::State::kBad) {
@@ -695,7 +698,9 @@ void ShardLogImpl::MarkDeleted() {
   shutdown_ = Status::NotFound("streamlog " + id_ + " was deleted");
 }
 
-void Committer::Start() { thread_ = std::thread([this] { Run(); }); }
+void Committer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Committer::Stop() {
   {

@@ -53,13 +53,13 @@ struct Segment {
   const SegmentName name;
   const std::string path;
 
-  uint64_t end_seq = 0;             // seq after the last record written
-  uint64_t written_bytes = 0;       // file length including unsynced bytes
-  uint64_t committed_end_seq = 0;   // seq after the last durable record
-  uint64_t committed_bytes = 0;     // durable length (records readers may see)
-  int64_t first_arrival_ms = 0;     // of the first record, if any
+  uint64_t end_seq = 0;            // seq after the last record written
+  uint64_t written_bytes = 0;      // file length including unsynced bytes
+  uint64_t committed_end_seq = 0;  // seq after the last durable record
+  uint64_t committed_bytes = 0;    // durable length (records readers may see)
+  int64_t first_arrival_ms = 0;    // of the first record, if any
   int64_t committed_last_arrival_ms = 0;
-  bool sealed = false;              // no more appends; the next segment exists
+  bool sealed = false;  // no more appends; the next segment exists
   bool index_persisted = false;
   // Sparse: the first record, then the first record at or after every
   // kIndexInterval bytes (thinned once the segment is sealed).
@@ -162,21 +162,21 @@ class ShardLogImpl final : public ShardLog, public std::enable_shared_from_this<
   // active_ok_ is false. Only the last few may hold uncommitted bytes.
   std::deque<std::shared_ptr<Segment>> segments_;
   bool active_ok_ = false;
-  uint64_t max_generation_ = 0;     // guarded by mu_
-  uint64_t next_seq_ = 0;           // guarded by mu_; seq the next append gets
-  int64_t last_arrival_ms_ = 0;     // guarded by mu_; of the last append
-  uint64_t committed_end_ = 0;      // guarded by mu_
+  uint64_t max_generation_ = 0;            // guarded by mu_
+  uint64_t next_seq_ = 0;                  // guarded by mu_; seq the next append gets
+  int64_t last_arrival_ms_ = 0;            // guarded by mu_; of the last append
+  uint64_t committed_end_ = 0;             // guarded by mu_
   int64_t committed_last_arrival_ms_ = 0;  // guarded by mu_
   // Guarded by mu_. Bumped by every failure: a committer pass that began in an
   // older epoch fails its batches instead of committing them.
   uint64_t epoch_ = 0;
-  std::vector<Pending> pending_;    // guarded by mu_; appended, not yet taken
+  std::vector<Pending> pending_;                    // guarded by mu_; appended, not yet taken
   std::vector<std::shared_ptr<Segment>> to_index_;  // guarded by mu_
-  Status shutdown_;                 // guarded by mu_; non-OK once closed/deleted
-  bool deleted_ = false;            // guarded by mu_
-  std::string buf_;                 // guarded by mu_; one batch being encoded
-  mutable std::array<ReadHint, 4> hints_;  // guarded by mu_
-  mutable size_t next_hint_ = 0;           // guarded by mu_
+  Status shutdown_;                                 // guarded by mu_; non-OK once closed/deleted
+  bool deleted_ = false;                            // guarded by mu_
+  std::string buf_;                                 // guarded by mu_; one batch being encoded
+  mutable std::array<ReadHint, 4> hints_;           // guarded by mu_
+  mutable size_t next_hint_ = 0;                    // guarded by mu_
   // The one sealed segment whose reader is kept open (bounds open files).
   mutable std::shared_ptr<Segment> open_sealed_reader_;  // guarded by mu_
 };
