@@ -1,6 +1,7 @@
 #include "streamlog/log_store.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -782,6 +783,51 @@ TEST_F(SealedRecoveryTest, IndexClaimingMoreThanTheFileIsRebuilt) {
   auto r = Append("x", 1);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->first_seq, 40u);
+}
+
+}  // namespace
+}  // namespace muon::streamlog
+
+namespace muon::streamlog {
+namespace {
+
+TEST(PosixLogStoreTest, RoundTripsOnARealDisk) {
+  char tmpl[] = "/tmp/muon_streamlog_test.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  Env* env = Env::Posix();
+  FakeClock clock;
+  LogStoreOptions options;
+  options.segment_bytes = 16 << 10;
+  {
+    auto store = LogStore::Open(dir, options, env, &clock);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto log = (*store)->CreateLog("s");
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 50; ++i) {
+      Batch b = MakeBatch("p" + std::to_string(i), 4, 500);
+      auto r = (*log)->AppendSync(b.entries);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->first_seq, uint64_t(i) * 4);
+      clock.AdvanceSeconds(1);
+    }
+  }
+  {
+    auto store = LogStore::Open(dir, options, env, &clock);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto log = (*store)->GetLog("s");
+    ASSERT_TRUE(log.ok());
+    EXPECT_EQ((*log)->EndSeq(), 200u);
+    auto r = (*log)->Read(101, 1000, 1 << 30);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->records.size(), 99u);
+    EXPECT_EQ(r->records[0].data, DataFor("p25", 1, 500));
+    ASSERT_TRUE((*log)->TrimBefore(clock.NowMillis() - 10'000).ok());
+    EXPECT_GT((*log)->TrimSeq(), 0u);
+    Batch b = MakeBatch("after", 1);
+    ASSERT_TRUE((*log)->AppendSync(b.entries).ok());
+  }
+  ASSERT_TRUE(env->RemoveTree(dir).ok());
 }
 
 }  // namespace
