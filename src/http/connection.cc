@@ -8,11 +8,12 @@
 //   strand executor; the timer and all posts use the same executor).
 // - At most one request is in progress; bytes a client pipelined stay in
 //   buffer_ and are parsed only after the previous response has been written.
-// - timer_ carries the one deadline of the current phase (idle, request,
-//   handshake, closing linger). Each arming bumps timer_gen_, so a firing that
-//   raced with the phase ending is ignored.
-// - Writes carry their own deadline on the tcp_stream (a client that does not
-//   read its response cannot hold the connection forever).
+// - deadline_ is the one deadline of the current phase (handshake, idle,
+//   request, response write, closing linger); none while the handler runs.
+//   timer_ is lazy: moving deadline_ later (the common case: every request
+//   pushes it forward) touches no timer; when the timer fires early it re-arms
+//   for deadline_. It is re-armed at once only if deadline_ moves earlier.
+//   Each arming bumps timer_gen_, so a cancelled wait is ignored.
 // - open_ counts once: Close() unregisters and decrements exactly once.
 #include <array>
 #include <chrono>
@@ -143,17 +144,33 @@ class Session final : public Connection {
   std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
   beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
 
-  void Arm(Clock::duration timeout) {
+  void SetDeadline(Clock::duration timeout) {
+    deadline_ = Clock::now() + timeout;
+    if (!timer_pending_ || timer_.expiry() > deadline_) ArmTimer();
+  }
+
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+
+  void ArmTimer() {
     uint64_t gen = ++timer_gen_;
-    timer_.expires_after(timeout);
+    timer_pending_ = true;
+    timer_.expires_at(deadline_);
     timer_.async_wait([self = Self(), gen](const error_code& ec) {
       if (ec || gen != self->timer_gen_) return;
-      self->OnDeadline();
+      self->timer_pending_ = false;
+      if (self->deadline_ == Clock::time_point::max()) return;
+      if (Clock::now() < self->deadline_) {
+        self->ArmTimer();
+      } else {
+        self->OnDeadline();
+      }
     });
   }
 
-  void Disarm() {
+  void CancelTimer() {
+    ClearDeadline();
     ++timer_gen_;
+    timer_pending_ = false;
     timer_.cancel();
   }
 
@@ -161,6 +178,7 @@ class Session final : public Connection {
     switch (phase_) {
       case Phase::kHandshake:
       case Phase::kIdle:
+      case Phase::kWriting:  // the client does not read its response
       case Phase::kClosing:
         Close();
         break;
@@ -181,7 +199,7 @@ class Session final : public Connection {
     }
     if constexpr (kTls) {
       phase_ = Phase::kHandshake;
-      Arm(std::chrono::seconds(core_->options.request_timeout_seconds));
+      SetDeadline(std::chrono::seconds(core_->options.request_timeout_seconds));
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = Self()](const error_code& ec) { self->OnHandshake(ec); });
     } else {
@@ -191,7 +209,7 @@ class Session final : public Connection {
 
   void OnHandshake(const error_code& ec) {
     if (phase_ != Phase::kHandshake) return;  // closed meanwhile
-    Disarm();
+    ClearDeadline();
     if (ec) {
       log::debug("http: TLS handshake with {} failed: {}", remote_ip_, ec.message());
       Close();
@@ -220,7 +238,7 @@ class Session final : public Connection {
       return;
     }
     phase_ = Phase::kIdle;
-    Arm(std::chrono::seconds(o.idle_timeout_seconds));
+    SetDeadline(std::chrono::seconds(o.idle_timeout_seconds));
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = Self()](const error_code& ec, size_t n) { self->OnIdleRead(ec, n); });
   }
@@ -238,7 +256,7 @@ class Session final : public Connection {
   void StartRequest() {
     phase_ = Phase::kReading;
     timed_out_ = false;
-    Arm(std::chrono::seconds(core_->options.request_timeout_seconds));
+    SetDeadline(std::chrono::seconds(core_->options.request_timeout_seconds));
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = Self()](const error_code& ec, size_t) { self->OnHeader(ec); });
   }
@@ -305,7 +323,7 @@ class Session final : public Connection {
   }
 
   void Dispatch() {
-    Disarm();
+    ClearDeadline();
     phase_ = Phase::kHandling;
     auto& msg = parser_->get();
     version_ = msg.version();
@@ -385,7 +403,7 @@ class Session final : public Connection {
 
   void Write() {
     phase_ = Phase::kWriting;
-    Tcp().expires_after(std::chrono::seconds(core_->options.request_timeout_seconds));
+    SetDeadline(std::chrono::seconds(core_->options.request_timeout_seconds));
     bhttp::async_write(stream_, res_, [self = Self()](const error_code& ec, size_t) {
       self->OnWritten(ec);
     });
@@ -393,7 +411,7 @@ class Session final : public Connection {
 
   void OnWritten(const error_code& ec) {
     if (phase_ != Phase::kWriting) return;
-    Tcp().expires_never();
+    ClearDeadline();
     core_->metrics.CountResponse(status_);
     core_->metrics.duration->Observe(std::chrono::duration<double>(Clock::now() - started_).count());
     res_ = {};
@@ -410,7 +428,6 @@ class Session final : public Connection {
   // Answers a request that cannot be served and closes: the connection's
   // framing can no longer be trusted.
   void WriteErrorAndClose(int status, std::string text) {
-    Disarm();
     bool have_header = parser_ && parser_->is_header_done();
     res_ = {};
     res_.version(have_header ? parser_->get().version() : 11);
@@ -425,7 +442,7 @@ class Session final : public Connection {
     status_ = status;
     started_ = Clock::now();
     phase_ = Phase::kWriting;
-    Tcp().expires_after(kErrorWriteTimeout);
+    SetDeadline(kErrorWriteTimeout);
     bhttp::async_write(stream_, res_, [self = Self()](const error_code& ec, size_t) {
       self->OnWritten(ec);
     });
@@ -436,7 +453,7 @@ class Session final : public Connection {
   // destroys the response before the client reads it.
   void GracefulClose() {
     phase_ = Phase::kClosing;
-    Arm(kLingerTimeout);
+    SetDeadline(kLingerTimeout);
     if constexpr (kTls) {
       stream_.async_shutdown([self = Self()](const error_code&) { self->Close(); });
     } else {
@@ -462,7 +479,7 @@ class Session final : public Connection {
   void Close() {
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
-    Disarm();
+    CancelTimer();
     error_code ignored;
     Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     Tcp().close();
@@ -490,7 +507,9 @@ class Session final : public Connection {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
   Phase phase_ = Phase::kNew;
+  Clock::time_point deadline_ = Clock::time_point::max();
   uint64_t timer_gen_ = 0;
+  bool timer_pending_ = false;
   bool timed_out_ = false;
   bool stopping_ = false;
   size_t drained_ = 0;
