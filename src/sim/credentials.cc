@@ -51,7 +51,7 @@ Result<auth::Credentials> LoadSharedCredentials(Env* env, const std::string& pat
   if (!env->FileExists(path)) {
     return Status::NotFound(fmt::format(
         "credentials file {} does not exist — pass --credentials DIR/admin-credentials (written "
-        "by `muonpipe serve` into its data directory) or set AWS_SHARED_CREDENTIALS_FILE",
+        "by `muonpipe serve --data-dir DIR`) or set AWS_SHARED_CREDENTIALS_FILE",
         path));
   }
   auto text = env->ReadFile(path);
