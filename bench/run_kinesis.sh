@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The Kinesis benchmark in one go: muonpipe (durable: acknowledged after
+# fdatasync) against kinesalite 3.3.3 on this machine, same load, same run.
+# Prints a table; raw JSON lines stay in $OUT/results.jsonl.
+#
+# Settings (environment): BUILD_DIR, JOBS, SHARDS, BATCH_CONNECTIONS,
+# BATCH_SECONDS, DETECTORS, DETECTOR_SECONDS, KINESALITE_DIR,
+# KINESALITE_MODES ("memory disk"), KINESALITE_DETECTORS (1: also run
+# detectors mode against kinesalite), PROFILE (1: perf record the server
+# during the first batch run; report in $OUT/perf.txt), OUT.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
+JOBS=${JOBS:-1}
+SHARDS=${SHARDS:-4}
+BATCH_CONNECTIONS=${BATCH_CONNECTIONS:-"8 16"}
+BATCH_SECONDS=${BATCH_SECONDS:-20}
+DETECTORS=${DETECTORS:-5000}
+DETECTOR_SECONDS=${DETECTOR_SECONDS:-30}
+KINESALITE_DIR=${KINESALITE_DIR:-/tmp/kinesalite}
+KINESALITE_MODES=${KINESALITE_MODES:-"memory disk"}
+KINESALITE_DETECTORS=${KINESALITE_DETECTORS:-0}
+PROFILE=${PROFILE:-0}
+OUT=${OUT:-$(mktemp -d /tmp/kinesis-bench.XXXXXX)}
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+
+# 5000 detector connections need 5000+ descriptors on each side.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" -lt $((DETECTORS + 100)) ]; then
+  echo "run_kinesis: open-file limit $(ulimit -n) is below $((DETECTORS + 100));" \
+    "raise the hard limit (e.g. /etc/security/limits.conf) or set DETECTORS lower" >&2
+  exit 2
+fi
+
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ -n "${DATA:-}" ]; then rm -rf "$DATA"; fi
+  if [ -n "${KDATA:-}" ]; then rm -rf "$KDATA"; fi
+}
+trap cleanup EXIT
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+# wait_for_port LOGFILE PATTERN: the port a server printed, within 20 s.
+wait_for_port() {
+  for _ in $(seq 1 200); do
+    port=$(grep -oE "$2" "$1" 2>/dev/null | head -1 | grep -oE '[0-9]+$' || true)
+    if [ -n "$port" ]; then
+      echo "$port"
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run_kinesis: the server did not start; its log:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+LOAD=$BUILD_DIR/bench/kinesis_load
+
+echo "== building muonpipe and kinesis_load in $BUILD_DIR (RelWithDebInfo, -j$JOBS)"
+cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C "$BUILD_DIR" -j"$JOBS" muonpipe kinesis_load
+
+echo "== machine"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "memory: $(grep MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')"
+  echo "disk: $(df -h "$REPO" | tail -1 | awk '{print $1" ("$2", mounted on "$6")"}')"
+  echo "kernel: $(uname -r)"
+  echo "muonpipe: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet -- src || echo ' +uncommitted src changes')"
+  echo "node: $(node --version 2>/dev/null || echo missing)"
+} | tee "$OUT/machine.txt"
+
+# run_load LABEL ENDPOINT CREDENTIALS ARGS...: one kinesis_load run, JSON to $RESULTS.
+run_load() {
+  local label=$1 endpoint=$2 creds=$3
+  shift 3
+  echo "-- $label" >&2
+  "$LOAD" --endpoint "$endpoint" --credentials "$creds" --server-pid "$SERVER_PID" \
+    --label "$label" --json "$@" | tee -a "$RESULTS" >/dev/null || true
+  tail -1 "$RESULTS" | jq -r '"   \(.records_per_s|floor) records/s, p99 \(.latency_ms.p99) ms, \(.records_accepted)/\(.records_sent) accepted, errors \(.errors), RSS \(.max_server_rss_mib) MiB"' >&2
+}
+
+echo "== muonpipe serve (durability sync)"
+DATA=$(mktemp -d /tmp/muonpipe-bench-data.XXXXXX)
+PORT=$(free_port)
+"$BUILD_DIR/muonpipe" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
+  >"$OUT/muonpipe.log" 2>&1 &
+SERVER_PID=$!
+wait_for_port "$OUT/muonpipe.log" 'serving Kinesis at http://127\.0\.0\.1:[0-9]+' >/dev/null
+MUON=http://127.0.0.1:$PORT
+first=1
+for c in $BATCH_CONNECTIONS; do
+  if [ "$PROFILE" = 1 ] && [ $first = 1 ]; then
+    perf record -F 499 -g -p "$SERVER_PID" -o "$OUT/perf.data" -- sleep "$BATCH_SECONDS" \
+      >/dev/null 2>&1 &
+    PERF_PID=$!
+  fi
+  run_load "muonpipe batch c=$c" "$MUON" "$DATA/admin-credentials" --mode batch \
+    --connections "$c" --duration "$BATCH_SECONDS" --batch 500 --size 1024 --shards "$SHARDS" \
+    --stream "batch-$c" --create-stream
+  if [ "$PROFILE" = 1 ] && [ $first = 1 ]; then
+    wait "$PERF_PID" || true
+    perf report -i "$OUT/perf.data" --no-children --percent-limit 0.7 --stdio 2>/dev/null |
+      grep -v '^$' | head -120 >"$OUT/perf.txt" || true
+  fi
+  first=0
+done
+run_load "muonpipe detectors c=$DETECTORS" "$MUON" "$DATA/admin-credentials" --mode detectors \
+  --connections "$DETECTORS" --rate 1 --size 1024 --duration "$DETECTOR_SECONDS" \
+  --shards "$SHARDS" --stream detectors --create-stream --threads 1
+du -sh "$DATA" | awk '{print "muonpipe data dir after the run: "$1}' | tee -a "$OUT/machine.txt"
+stop_server
+rm -rf "$DATA"
+DATA=
+
+if [ ! -f "$KINESALITE_DIR/node_modules/kinesalite/cli.js" ]; then
+  echo "== installing kinesalite@3.3.3 into $KINESALITE_DIR"
+  npm install --prefix "$KINESALITE_DIR" --no-audit --no-fund kinesalite@3.3.3 >&2
+fi
+KVERSION=$(node -p "require('$KINESALITE_DIR/node_modules/kinesalite/package.json').version")
+echo "kinesalite: $KVERSION" | tee -a "$OUT/machine.txt"
+
+for kmode in $KINESALITE_MODES; do
+  echo "== kinesalite $KVERSION ($kmode)"
+  KPORT=$(free_port)
+  args=(--port "$KPORT")
+  if [ "$kmode" = disk ]; then
+    KDATA=$(mktemp -d /tmp/kinesalite-bench-data.XXXXXX)
+    args+=(--path "$KDATA")
+  fi
+  node "$KINESALITE_DIR/node_modules/kinesalite/cli.js" "${args[@]}" >"$OUT/kinesalite-$kmode.log" 2>&1 &
+  SERVER_PID=$!
+  wait_for_port "$OUT/kinesalite-$kmode.log" 'Listening at http://[^ ]*:[0-9]+' >/dev/null
+  for c in $BATCH_CONNECTIONS; do
+    # kinesalite ignores signatures; any credentials file will do.
+    run_load "kinesalite-$kmode batch c=$c" "http://127.0.0.1:$KPORT" "$REPO/bench/testdata/dummy-credentials" \
+      --mode batch --connections "$c" --duration "$BATCH_SECONDS" --batch 500 --size 1024 \
+      --shards "$SHARDS" --stream "batch-$c" --create-stream
+  done
+  if [ "$KINESALITE_DETECTORS" = 1 ]; then
+    run_load "kinesalite-$kmode detectors c=$DETECTORS" "http://127.0.0.1:$KPORT" \
+      "$REPO/bench/testdata/dummy-credentials" --mode detectors --connections "$DETECTORS" \
+      --rate 1 --size 1024 --duration "$DETECTOR_SECONDS" --shards "$SHARDS" \
+      --stream detectors --create-stream
+  fi
+  stop_server
+  if [ -n "${KDATA:-}" ]; then
+    rm -rf "$KDATA"
+    KDATA=
+  fi
+done
+
+echo
+echo "== results ($OUT/results.jsonl)"
+jq -r -s '
+  def r(x): (x * 10 | round) / 10;
+  (["run", "records/s", "MB/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+    "accepted/sent records", "errors", "max RSS MiB"] | @tsv),
+  (.[] | [.label, (.records_per_s | floor), r(.mb_per_s), r(.requests_per_s),
+          r(.latency_ms.p50), r(.latency_ms.p90), r(.latency_ms.p99), r(.latency_ms.max),
+          "\(.records_accepted)/\(.records_sent)", (.errors | tostring), r(.max_server_rss_mib)]
+   | @tsv)' "$RESULTS" | column -t -s $'\t'
+echo
+echo "== muonpipe / kinesalite (batch records/s, same run)"
+jq -r -s '
+  [.[] | select(.mode == "batch")] as $b
+  | ($b | map(select(.label | startswith("muonpipe"))) ) as $m
+  | $m[] | . as $x
+  | ($x.label | sub("^muonpipe "; "")) as $case
+  | $b[] | select((.label | startswith("kinesalite")) and (.label | endswith($case)))
+  | "\($case): muonpipe \($x.records_per_s | floor) vs \(.label | split(" ")[0]) \(.records_per_s | floor) = \(($x.records_per_s / .records_per_s * 10 | round) / 10)x"
+' "$RESULTS"
