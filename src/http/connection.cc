@@ -97,9 +97,12 @@ class Session final : public Connection {
     if (registered_) Unregister();  // a late Responder kept us past server stop
   }
 
-  // Called once, right after registration; hops onto the strand.
+  // Called under core->mu, before the connection is published in
+  // core->connections, so every later strand handler sees it.
+  void MarkRegistered() { registered_ = true; }
+
+  // Called once, after registration; hops onto the strand.
   void Begin() {
-    registered_ = true;
     asio::dispatch(stream_.get_executor(), [self = Self()] { self->DoBegin(); });
   }
 
@@ -128,7 +131,16 @@ class Session final : public Connection {
       log::debug("http: response for closed connection from {} dropped", remote_ip_);
       return;
     }
-    BuildResponse(std::move(response));
+    if (response.status < 100 || response.status > 599) {
+      log::error("http: handler answered status {}; sending 500", response.status);
+      response = Response{500, {}, "internal error: invalid status\n"};
+    }
+    try {
+      BuildResponse(std::move(response));
+    } catch (const std::exception& e) {  // Beast rejects e.g. header values over 64 KiB
+      log::error("http: cannot build response: {}; sending 500", e.what());
+      BuildResponse(Response{500, {}, "internal error: invalid response\n"});
+    }
     Write();
   }
 
@@ -547,26 +559,22 @@ void StartConnection(const std::shared_ptr<Core>& core, asio::ip::tcp::socket so
   auto endpoint = socket.remote_endpoint(ec);
   std::string remote_ip = ec ? std::string() : endpoint.address().to_string();
 
-  std::shared_ptr<Connection> connection;
+  auto start = [&](auto session) {
+    {
+      std::lock_guard<std::mutex> lock(core->mu);
+      if (core->stopping) return;  // the socket closes with `session`, never counted
+      session->MarkRegistered();
+      core->connections.emplace(session.get(), session);
+      core->open.fetch_add(1);
+    }
+    core->metrics.open_connections->Add(1);
+    session->Begin();
+  };
   if (core->ssl) {
-    auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(core, std::move(socket),
-                                                                             std::move(remote_ip));
-    connection = s;
+    start(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(core, std::move(socket),
+                                                                          std::move(remote_ip)));
   } else {
-    connection =
-        std::make_shared<Session<beast::tcp_stream>>(core, std::move(socket), std::move(remote_ip));
-  }
-  {
-    std::lock_guard<std::mutex> lock(core->mu);
-    if (core->stopping) return;  // the socket closes with `connection`, never counted
-    core->connections.emplace(connection.get(), connection);
-    core->open.fetch_add(1);
-  }
-  core->metrics.open_connections->Add(1);
-  if (core->ssl) {
-    std::static_pointer_cast<Session<beast::ssl_stream<beast::tcp_stream>>>(connection)->Begin();
-  } else {
-    std::static_pointer_cast<Session<beast::tcp_stream>>(connection)->Begin();
+    start(std::make_shared<Session<beast::tcp_stream>>(core, std::move(socket), std::move(remote_ip)));
   }
 }
 

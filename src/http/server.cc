@@ -105,13 +105,19 @@ class ServerImpl final : public Server {
 
   ~ServerImpl() override {
     Stop();
+    bool joined_all = true;
     for (auto& t : threads_) {
       if (!t.joinable()) continue;
       if (t.get_id() == std::this_thread::get_id()) {
         t.detach();  // destroyed from a handler; the thread holds its own Core reference
+        joined_all = false;
       } else {
         t.join();
       }
+    }
+    if (joined_all) {  // Stop() from a handler could not mark this
+      std::lock_guard<std::mutex> lock(core_->mu);
+      core_->running = false;
     }
   }
 

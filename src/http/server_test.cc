@@ -415,6 +415,24 @@ TEST(ServerTest, StopFinishesInFlightRequestAndRefusesNewConnections) {
   server->Stop();  // idempotent
 }
 
+TEST(ServerTest, StopFromHandlerReturnsWithoutJoiningItself) {
+  std::atomic<Server*> self{nullptr};
+  std::atomic<bool> stopped{false};
+  auto server = StartOrDie(TestOptions(), [&](Request&&, Responder respond) {
+    respond(Response{});
+    self.load()->Stop();
+    stopped = true;
+  });
+  self = server.get();
+  RawConn conn(server->port());
+  ASSERT_TRUE(conn.Send(Get(0)));
+  EXPECT_EQ(conn.ReadResponse().status, 200);
+  EXPECT_TRUE(WaitFor([&] { return stopped.load(); }, milliseconds(5000)));
+  EXPECT_TRUE(conn.WaitClosed(milliseconds(5000)));
+  EXPECT_FALSE(RawConn(server->port()).connected());
+  server.reset();  // joins the threads from the test thread
+}
+
 TEST(ServerTest, StopClosesConnectionsWhoseHandlerNeverAnswers) {
   ServerOptions o = TestOptions();
   o.shutdown_timeout_seconds = 0;
@@ -476,6 +494,27 @@ TEST(ServerTest, ResponderCalledTwiceSendsOnlyFirst) {
   ASSERT_TRUE(conn.Send(Get(0)));
   EXPECT_EQ(conn.ReadResponse().body, "first");
   EXPECT_FALSE(conn.ReadMore(milliseconds(100)));
+}
+
+TEST(ServerTest, InvalidHandlerResponsesBecome500) {
+  auto server = StartOrDie(TestOptions(), [](Request&& req, Responder respond) {
+    Response r;
+    if (req.path == "/status") r.status = 1000;
+    if (req.path == "/huge-header") r.Set("X-Huge", std::string(70000, 'v'));
+    if (req.path == "/crlf") r.Set("X-Bad", "a\r\nInjected: yes");
+    respond(std::move(r));
+  });
+  Client client(ClientFor(*server));
+  auto status = client.Send("GET", "/status");
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->status, 500);
+  auto huge = client.Send("GET", "/huge-header");
+  ASSERT_TRUE(huge.ok()) << huge.status().ToString();
+  EXPECT_EQ(huge->status, 500);
+  auto crlf = client.Send("GET", "/crlf");
+  ASSERT_TRUE(crlf.ok()) << crlf.status().ToString();
+  EXPECT_EQ(crlf->status, 200);
+  for (const auto& [name, value] : crlf->headers) EXPECT_NE(name, "Injected");
 }
 
 TEST(ServerTest, Http10ClosesUnlessKeepAliveAsked) {
