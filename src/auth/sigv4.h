@@ -38,6 +38,7 @@ enum class AuthError {
   kRequestExpired,         // X-Amz-Date outside +-15 minutes, or presigned URL expired
   kInvalidSessionToken,    // session token missing or not matching the key
   kPayloadHashMismatch,    // x-amz-content-sha256 differs from the body's hash
+  kWrongScope,             // credential scope names another service or region
 };
 
 struct AuthFailure {

@@ -8,7 +8,6 @@ namespace muon::cli {
 
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddSimCommand(CLI::App& app, int* exit_code);
-void AddBenchCommand(CLI::App& app, int* exit_code);
 void AddPlanCommand(CLI::App& app, int* exit_code);
 
 }  // namespace muon::cli

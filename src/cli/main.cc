@@ -14,7 +14,6 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   muon::cli::AddServeCommand(app, &exit_code);
   muon::cli::AddSimCommand(app, &exit_code);
-  muon::cli::AddBenchCommand(app, &exit_code);
   muon::cli::AddPlanCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

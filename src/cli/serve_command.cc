@@ -1,10 +1,292 @@
+// `muonpipe serve`: the whole pipeline on one machine with embedded defaults.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "auth/credentials_file.h"
+#include "auth/static_credential_store.h"
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "cli/commands.h"
+#include "http/server.h"
+#include "kinesis/http_edge.h"
+#include "kinesis/service.h"
+#include "streamlog/log_store.h"
 
 namespace muon::cli {
+namespace {
+
+struct ServeFlags {
+  std::string data_dir = "./muonpipe-data";
+  std::string listen = "127.0.0.1:4566";
+  std::string config;
+  std::string region = "ap-southeast-2";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string durability = "sync";
+  std::string log_level = "info";
+  bool enforce_shard_limits = false;
+  int threads = 0;
+};
+
+// Values from the TOML config file fill every flag not given on the command line.
+Status ApplyConfig(const std::string& path, CLI::App* cmd, ServeFlags* f) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(fmt::format("{}: {} (line {}, column {})", path,
+                                               e.description(), e.source().begin.line,
+                                               e.source().begin.column));
+  }
+  auto str = [&](const char* key, const char* flag, std::string* out) {
+    if (auto v = t[key].value<std::string>(); v && cmd->count(flag) == 0) *out = *v;
+  };
+  str("data_dir", "--data-dir", &f->data_dir);
+  str("listen", "--listen", &f->listen);
+  str("region", "--region", &f->region);
+  str("tls_cert", "--tls-cert", &f->tls_cert);
+  str("tls_key", "--tls-key", &f->tls_key);
+  str("durability", "--durability", &f->durability);
+  str("log_level", "--log-level", &f->log_level);
+  if (auto v = t["enforce_shard_limits"].value<bool>(); v && cmd->count("--enforce-shard-limits") == 0) {
+    f->enforce_shard_limits = *v;
+  }
+  if (auto v = t["threads"].value<int64_t>(); v && cmd->count("--threads") == 0) {
+    f->threads = static_cast<int>(*v);
+  }
+  for (auto&& [k, v] : t) {
+    static const std::set<std::string> kKnown = {"data_dir", "listen",    "region",
+                                                 "tls_cert", "tls_key",   "durability",
+                                                 "log_level", "threads",  "enforce_shard_limits"};
+    if (!kKnown.count(std::string(k.str()))) {
+      return Status::InvalidArgument(fmt::format(
+          "{}: unknown setting '{}' (known: data_dir, listen, region, tls_cert, tls_key, "
+          "durability, log_level, threads, enforce_shard_limits)",
+          path, k.str()));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument(
+        fmt::format("--listen '{}' is not HOST:PORT (for example 127.0.0.1:4566)", listen));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return Status::InvalidArgument(fmt::format("--listen '{}': port must be 0..65535", listen));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+// Loads DIR/admin-credentials, creating it (mode 0600) on first start.
+Result<auth::Credentials> AdminCredentials(Env* env, const std::string& dir, bool* created) {
+  std::string path = JoinPath(dir, "admin-credentials");
+  *created = false;
+  if (env->FileExists(path)) return auth::ReadCredentialsFile(env, path);
+  auth::Credentials c = auth::GenerateAccessKey();
+  mode_t old = ::umask(0077);  // the temp file, and so the renamed file, is 0600
+  Status s = env->WriteFileAtomic(path, auth::FormatCredentialsFile(c));
+  ::umask(old);
+  MUON_RETURN_IF_ERROR(s);
+  *created = true;
+  return c;
+}
+
+int RunServe(CLI::App* cmd, ServeFlags f) {
+  if (!f.config.empty()) {
+    Status s = ApplyConfig(f.config, cmd, &f);
+    if (!s.ok()) {
+      log::error("{}", s.message());
+      return 2;
+    }
+  }
+  log::SetLevel(f.log_level);
+  if (f.durability != "sync" && f.durability != "none") {
+    log::error("--durability must be 'sync' (the default: acknowledge after fdatasync) or 'none'");
+    return 2;
+  }
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    log::error("TLS needs both --tls-cert and --tls-key");
+    return 2;
+  }
+  auto listen = ParseListen(f.listen);
+  if (!listen.ok()) {
+    log::error("{}", listen.status().message());
+    return 2;
+  }
+
+  // Signals are taken by sigwait in this thread only; block them before any
+  // other thread starts so none of those threads receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Env* env = Env::Posix();
+  Clock* clock = Clock::Real();
+  if (Status s = env->CreateDirs(f.data_dir); !s.ok()) {
+    log::error("cannot create data directory {}: {}", f.data_dir, s.message());
+    return 1;
+  }
+  bool created = false;
+  auto admin = AdminCredentials(env, f.data_dir, &created);
+  if (!admin.ok()) {
+    log::error("admin credentials: {}", admin.status().message());
+    return 1;
+  }
+  const std::string account_id = "000000000000";
+  const std::string admin_arn = fmt::format("arn:aws:iam::{}:user/admin", account_id);
+  auth::StaticCredentialStore store;
+  store.Add(*admin, admin_arn);
+
+  streamlog::LogStoreOptions log_options;
+  log_options.sync = f.durability == "sync";
+  if (!log_options.sync) log::warn("--durability none: puts are acknowledged before they are on disk");
+  auto logs = streamlog::LogStore::Open(JoinPath(f.data_dir, "streams"), log_options, env, clock);
+  if (!logs.ok()) {
+    log::error("opening the stream log in {}: {}", f.data_dir, logs.status().ToString());
+    return 1;
+  }
+  auth::AllowAllAuthorizer authorizer;
+  kinesis::KinesisOptions kopts;
+  kopts.region = f.region;
+  kopts.account_id = account_id;
+  kopts.enforce_shard_limits = f.enforce_shard_limits;
+  auto kin = kinesis::KinesisService::Open(JoinPath(f.data_dir, "kinesis"), kopts, logs->get(),
+                                           env, clock, &authorizer);
+  if (!kin.ok()) {
+    log::error("opening the Kinesis catalogue in {}: {}", f.data_dir, kin.status().ToString());
+    return 1;
+  }
+  kinesis::KinesisService* kinesis = kin->get();
+  kinesis::EdgeOptions edge;
+  edge.region = f.region;
+  edge.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
+
+  http::ServerOptions sopts;
+  sopts.host = listen->first;
+  sopts.port = listen->second;
+  sopts.threads = f.threads > 0 ? f.threads : std::max(2u, std::thread::hardware_concurrency());
+  sopts.tls_cert_file = f.tls_cert;
+  sopts.tls_key_file = f.tls_key;
+  auto handler = [&](http::Request&& req, http::Responder respond) {
+    if (kinesis::IsKinesisRequest(req)) {
+      kinesis::ServeKinesis(kinesis, &store, clock, edge, std::move(req), std::move(respond));
+      return;
+    }
+    if (req.path == "/_muonpipe/health") {
+      http::Response r;
+      r.Set("Content-Type", "application/json");
+      r.body = R"({"status":"ok"})";
+      respond(std::move(r));
+      return;
+    }
+    if (req.path == "/_muonpipe/metrics") {
+      http::Response r;
+      r.Set("Content-Type", "text/plain; version=0.0.4");
+      r.body = MetricsRegistry::Global()->RenderPrometheus();
+      respond(std::move(r));
+      return;
+    }
+    http::Response r;
+    r.status = 400;
+    r.Set("Content-Type", "application/xml");
+    r.body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code><Message>"
+        "This endpoint serves Kinesis (X-Amz-Target: Kinesis_20131202.*) and /_muonpipe/; "
+        "the requested API is not available.</Message></Error>";
+    respond(std::move(r));
+  };
+  auto server = http::Server::Start(sopts, handler);
+  if (!server.ok()) {
+    log::error("{}", server.status().message());
+    return 1;
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread retention([&] {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
+      lock.unlock();
+      if (Status s = kinesis->EnforceRetention(); !s.ok()) {
+        log::warn("retention: {}", s.ToString());
+      }
+      lock.lock();
+    }
+  });
+
+  std::string scheme = f.tls_cert.empty() ? "http" : "https";
+  std::string endpoint = fmt::format("{}://{}:{}", scheme, listen->first, (*server)->port());
+  std::string cred_path = JoinPath(f.data_dir, "admin-credentials");
+  fmt::print(
+      "muonpipe is serving Kinesis at {} (region {}), data in {}\n"
+      "{} administrator credentials: {} (mode 0600)\n"
+      "Use them with the AWS CLI:\n"
+      "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_DEFAULT_REGION={}\n"
+      "  aws --endpoint-url {} kinesis list-streams\n",
+      endpoint, f.region, f.data_dir, created ? "Created" : "Using", cred_path, cred_path,
+      f.region, endpoint);
+  std::fflush(stdout);
+  log::info("ready: listening on {}", endpoint);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info("received {}, stopping: finishing in-flight requests", strsignal(sig));
+  (*server)->Stop();
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  retention.join();
+  (*logs)->Close();
+  log::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
 
 void AddServeCommand(CLI::App& app, int* exit_code) {
-  auto* cmd = app.add_subcommand("serve", "serve (not built yet)");
-  cmd->callback([exit_code] { *exit_code = 2; });
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand(
+      "serve", "Run the pipeline: Kinesis-compatible stream service on one listener");
+  cmd->add_option("--data-dir", flags->data_dir, "Where all state lives")->capture_default_str();
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
+  cmd->add_option("--config", flags->config, "TOML file with the same settings (flags win)");
+  cmd->add_option("--region", flags->region, "AWS region this endpoint serves")->capture_default_str();
+  cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate: serve HTTPS");
+  cmd->add_option("--tls-key", flags->tls_key, "PEM private key for --tls-cert");
+  cmd->add_option("--durability", flags->durability,
+                  "sync: acknowledge puts after fdatasync; none: tests only")
+      ->capture_default_str();
+  cmd->add_option("--log-level", flags->log_level, "debug, info, warn or error")->capture_default_str();
+  cmd->add_option("--threads", flags->threads, "Network threads (default: one per core)");
+  cmd->add_flag("--enforce-shard-limits", flags->enforce_shard_limits,
+                "Refuse writes beyond 1 MiB/s or 1000 records/s per shard, as AWS does");
+  cmd->callback([cmd, flags, exit_code] { *exit_code = RunServe(cmd, *flags); });
 }
 
 }  // namespace muon::cli

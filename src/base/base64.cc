@@ -1,0 +1,142 @@
+#include "base/base64.h"
+
+#include <array>
+#include <cstdint>
+
+namespace muon {
+namespace {
+
+constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+// 0..63 for alphabet characters, 0xFF otherwise.
+std::array<uint8_t, 256> MakeTable(const char* alphabet) {
+  std::array<uint8_t, 256> t{};
+  t.fill(0xFF);
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(alphabet[i])] = static_cast<uint8_t>(i);
+  return t;
+}
+const std::array<uint8_t, 256> kStdTable = MakeTable(kStd);
+const std::array<uint8_t, 256> kUrlTable = MakeTable(kUrl);
+
+void EncodeWith(std::string_view data, const char* alphabet, bool pad, std::string* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t n = data.size();
+  size_t start = out->size();
+  out->resize(start + (n + 2) / 3 * 4);
+  char* o = out->data() + start;
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    *o++ = alphabet[v >> 18];
+    *o++ = alphabet[(v >> 12) & 63];
+    *o++ = alphabet[(v >> 6) & 63];
+    *o++ = alphabet[v & 63];
+  }
+  size_t rest = n - i;
+  if (rest == 1) {
+    uint32_t v = uint32_t{p[i]} << 16;
+    *o++ = alphabet[v >> 18];
+    *o++ = alphabet[(v >> 12) & 63];
+    if (pad) { *o++ = '='; *o++ = '='; }
+  } else if (rest == 2) {
+    uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
+    *o++ = alphabet[v >> 18];
+    *o++ = alphabet[(v >> 12) & 63];
+    *o++ = alphabet[(v >> 6) & 63];
+    if (pad) *o++ = '=';
+  }
+  out->resize(static_cast<size_t>(o - out->data()));
+}
+
+// Decodes `text` (length already validated by the caller's padding rules).
+bool DecodeWith(std::string_view text, const std::array<uint8_t, 256>& table, bool padded,
+                std::string* out) {
+  size_t n = text.size();
+  size_t pad = 0;
+  if (padded) {
+    if (n % 4 != 0) return false;
+    if (n > 0 && text[n - 1] == '=') ++pad;
+    if (n > 1 && text[n - 2] == '=') ++pad;
+  } else if (n % 4 == 1) {
+    return false;
+  }
+  size_t body = n - pad;
+  const size_t start = out->size();
+  out->resize(start + body / 4 * 3 + (body % 4 == 0 ? 0 : body % 4 - 1));
+  auto* o = reinterpret_cast<uint8_t*>(out->data()) + start;
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  size_t i = 0;
+  for (; i + 4 <= body; i += 4) {
+    uint32_t a = table[s[i]], b = table[s[i + 1]], c = table[s[i + 2]], d = table[s[i + 3]];
+    if ((a | b | c | d) & 0x80) return false;
+    uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
+    *o++ = static_cast<uint8_t>(v >> 16);
+    *o++ = static_cast<uint8_t>(v >> 8);
+    *o++ = static_cast<uint8_t>(v);
+  }
+  size_t rest = body - i;
+  if (rest == 2) {
+    uint32_t a = table[s[i]], b = table[s[i + 1]];
+    if ((a | b) & 0x80) return false;
+    if (b & 0x0F) return false;  // non-canonical trailing bits
+    *o++ = static_cast<uint8_t>((a << 2) | (b >> 4));
+  } else if (rest == 3) {
+    uint32_t a = table[s[i]], b = table[s[i + 1]], c = table[s[i + 2]];
+    if ((a | b | c) & 0x80) return false;
+    if (c & 0x03) return false;
+    uint32_t v = (a << 18) | (b << 12) | (c << 6);
+    *o++ = static_cast<uint8_t>(v >> 16);
+    *o++ = static_cast<uint8_t>(v >> 8);
+  } else if (rest == 1) {
+    return false;
+  }
+  return true;
+}
+
+bool DecodeAppend(std::string_view text, const std::array<uint8_t, 256>& table, bool padded,
+                  std::string* out) {
+  const size_t start = out->size();
+  if (DecodeWith(text, table, padded, out)) return true;
+  out->resize(start);
+  return false;
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view data) {
+  std::string out;
+  EncodeWith(data, kStd, true, &out);
+  return out;
+}
+
+void Base64EncodeAppend(std::string_view data, std::string* out) { EncodeWith(data, kStd, true, out); }
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  std::string out;
+  if (!DecodeWith(text, kStdTable, true, &out)) return std::nullopt;
+  return out;
+}
+
+bool Base64DecodeInto(std::string_view text, std::string* out) {
+  out->clear();
+  return DecodeAppend(text, kStdTable, true, out);
+}
+
+bool Base64DecodeAppend(std::string_view text, std::string* out) {
+  return DecodeAppend(text, kStdTable, true, out);
+}
+
+std::string Base64UrlEncode(std::string_view data) {
+  std::string out;
+  EncodeWith(data, kUrl, false, &out);
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  std::string out;
+  if (!DecodeWith(text, kUrlTable, false, &out)) return std::nullopt;
+  return out;
+}
+
+}  // namespace muon

@@ -1,0 +1,33 @@
+// The Kinesis endpoint on the shared listener: recognises JSON 1.1 requests
+// with X-Amz-Target: Kinesis_20131202.<Operation>, authenticates them with
+// SigV4 (service "kinesis"), and hands them to the KinesisService. Errors of
+// authentication come back in Kinesis's own JSON shape.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "auth/sigv4.h"
+#include "base/clock.h"
+#include "http/server.h"
+#include "kinesis/service.h"
+
+namespace muon::kinesis {
+
+inline constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
+
+struct EdgeOptions {
+  std::string region;
+  // The principal ARN of an authenticated access key.
+  std::function<std::string(std::string_view access_key_id)> principal_of;
+};
+
+// True when the request is addressed to Kinesis.
+bool IsKinesisRequest(const http::Request& request);
+
+// Serves one Kinesis request; `service`, `store` and `clock` must outlive it.
+void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, const Clock* clock,
+                  const EdgeOptions& options, http::Request&& request, http::Responder respond);
+
+}  // namespace muon::kinesis
