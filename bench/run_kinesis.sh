@@ -7,7 +7,8 @@
 # BATCH_SECONDS, DETECTORS, DETECTOR_SECONDS, KINESALITE_DIR,
 # KINESALITE_MODES ("memory disk"), KINESALITE_DETECTORS (1: also run
 # detectors mode against kinesalite), PROFILE (1: perf record the server
-# during the first batch run; report in $OUT/perf.txt), OUT.
+# during the first batch run; report in $OUT/perf.txt), OUT, SKIP_BUILD=1 with
+# MUONPIPE_BIN and LOAD_BIN (binaries built elsewhere).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,11 +78,14 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-LOAD=$BUILD_DIR/bench/kinesis_load
+MUONPIPE=${MUONPIPE_BIN:-$BUILD_DIR/muonpipe}
+LOAD=${LOAD_BIN:-$BUILD_DIR/bench/kinesis_load}
 
-echo "== building muonpipe and kinesis_load in $BUILD_DIR (RelWithDebInfo, -j$JOBS)"
-cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$BUILD_DIR" -j"$JOBS" muonpipe kinesis_load
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building muonpipe and kinesis_load in $BUILD_DIR (RelWithDebInfo, -j$JOBS)"
+  cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$BUILD_DIR" -j"$JOBS" muonpipe kinesis_load
+fi
 
 echo "== machine"
 {
@@ -108,28 +112,29 @@ run_load() {
 echo "== muonpipe serve (durability sync)"
 DATA=$(mktemp -d /tmp/muonpipe-bench-data.XXXXXX)
 PORT=$(free_port)
-"$BUILD_DIR/muonpipe" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
+"$MUONPIPE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
   >"$OUT/muonpipe.log" 2>&1 &
 SERVER_PID=$!
 wait_for_port "$OUT/muonpipe.log" 'serving Kinesis at http://127\.0\.0\.1:[0-9]+' >/dev/null
 MUON=http://127.0.0.1:$PORT
-first=1
 for c in $BATCH_CONNECTIONS; do
-  if [ "$PROFILE" = 1 ] && [ $first = 1 ]; then
-    perf record -F 499 -g -p "$SERVER_PID" -o "$OUT/perf.data" -- sleep "$BATCH_SECONDS" \
-      >/dev/null 2>&1 &
-    PERF_PID=$!
-  fi
   run_load "muonpipe batch c=$c" "$MUON" "$DATA/admin-credentials" --mode batch \
     --connections "$c" --duration "$BATCH_SECONDS" --batch 500 --size 1024 --shards "$SHARDS" \
     --stream "batch-$c" --create-stream
-  if [ "$PROFILE" = 1 ] && [ $first = 1 ]; then
-    wait "$PERF_PID" || true
-    perf report -i "$OUT/perf.data" --no-children --percent-limit 0.7 --stdio 2>/dev/null |
-      grep -v '^$' | head -120 >"$OUT/perf.txt" || true
-  fi
-  first=0
 done
+if [ "$PROFILE" = 1 ]; then
+  # A separate run, so the profiler's overhead stays out of the comparison.
+  perf record -F 499 -g -p "$SERVER_PID" -o "$OUT/perf.data" -- sleep 10 >/dev/null 2>&1 &
+  PERF_PID=$!
+  run_load "profiled: muonpipe batch c=8" "$MUON" "$DATA/admin-credentials" --mode batch \
+    --connections 8 --duration 10 --batch 500 --size 1024 --shards "$SHARDS" \
+    --stream profiled --create-stream
+  wait "$PERF_PID" || true
+  perf report -i "$OUT/perf.data" --no-children --percent-limit 0.7 --stdio 2>/dev/null |
+    grep -v '^$' | head -200 >"$OUT/perf.txt" || true
+  perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | head -40 >"$OUT/perf-flat.txt" || true
+fi
 run_load "muonpipe detectors c=$DETECTORS" "$MUON" "$DATA/admin-credentials" --mode detectors \
   --connections "$DETECTORS" --rate 1 --size 1024 --duration "$DETECTOR_SECONDS" \
   --shards "$SHARDS" --stream detectors --create-stream --threads 1
