@@ -190,7 +190,6 @@ Result<Recommendation> Recommend(const PlanResult& plan, const PriceTable& price
       MUON_ASSIGN_OR_RETURN(std::string next, CheapestAt(p, prices, n));
       rec.recommendation_changes.push_back({current, next, n});
       current = next;
-      // Resume probing from the exact change so a quick second change is not skipped.
     }
     prev = sizes[i];
   }
