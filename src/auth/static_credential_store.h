@@ -12,7 +12,8 @@ namespace muon::auth {
 class StaticCredentialStore final : public CredentialStore {
  public:
   void Add(Credentials c, std::string principal_arn) {
-    keys_[c.access_key_id] = {std::move(c), std::move(principal_arn)};
+    std::string id = c.access_key_id;
+    keys_[std::move(id)] = {std::move(c), std::move(principal_arn)};
   }
   std::optional<Credentials> Lookup(std::string_view access_key_id) const override {
     auto it = keys_.find(std::string(access_key_id));

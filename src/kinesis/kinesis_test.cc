@@ -3,6 +3,8 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "base/base64.h"
 #include "kinesis/api_error.h"
 #include "kinesis/hash_key.h"

@@ -723,10 +723,6 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::ListShards(const json& req,
   std::string name;
   int64_t start = 0;
   if (req.contains("NextToken")) {
-    if (req.contains("StreamName") || req.contains("StreamARN")) {
-      return ApiError::InvalidArgument(
-          "NextToken and StreamName cannot be provided together.");
-    }
     if (!req["NextToken"].is_string()) return ApiError::Serialization("NextToken must be a string");
     auto t = Base64UrlDecode(req["NextToken"].get<std::string>());
     if (!t) return ApiError::InvalidArgument("Invalid NextToken.");
@@ -740,6 +736,16 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::ListShards(const json& req,
     }
     name = tok["s"];
     start = tok["i"];
+    // AWS documents NextToken and StreamName as exclusive, yet botocore's
+    // list_shards paginator repeats StreamName on every page; accept the pair
+    // when they name the same stream.
+    if (req.contains("StreamName") || req.contains("StreamARN")) {
+      auto n = StreamNameOf(req);
+      if (std::holds_alternative<ApiError>(n) || std::get<std::string>(n) != name) {
+        return ApiError::InvalidArgument(
+            "NextToken and StreamName cannot be provided together.");
+      }
+    }
   } else {
     auto n = StreamNameOf(req);
     if (auto* e = std::get_if<ApiError>(&n)) return *e;

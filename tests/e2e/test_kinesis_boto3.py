@@ -208,9 +208,11 @@ class StreamLifecycleTest(ServerTestCase):
             got += [s["ShardId"] for s in page["Shards"]]
         self.assertEqual(got, ids)
 
-        # AWS: StreamName and NextToken together are rejected.
+        # botocore's paginator repeats StreamName beside NextToken, so muonpipe accepts the pair
+        # when both name the same stream; a token for another stream is refused.
+        self.create_stream("ls2", 1)
         self.assertAwsError("InvalidArgumentException", self.kinesis.list_shards,
-                            StreamName="ls", NextToken=self.kinesis.list_shards(
+                            StreamName="ls2", NextToken=self.kinesis.list_shards(
                                 StreamName="ls", MaxResults=1)["NextToken"])
 
     def test_describe_stream_shard_paging(self):
@@ -491,12 +493,16 @@ class RecordsTest(ServerTestCase):
         self.assertEqual(read_at(cut), [b"new0", b"new1", b"new2"])
         self.assertEqual(read_at(datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)),
                          [b"old0", b"old1", b"old2", b"new0", b"new1", b"new2"])
-        self.assertEqual(read_at(cut + datetime.timedelta(hours=1)), [])
+        # A timestamp in the future is refused, as AWS does ("The timestampInMillis parameter
+        # cannot be greater than the currentTimestampInMillis").
+        with self.assertRaises(self.kinesis.exceptions.InvalidArgumentException):
+            read_at(cut + datetime.timedelta(hours=1))
         # AT_TIMESTAMP with a record's own arrival time includes that record.
         # (records put within the same millisecond share an arrival time, so compare with the
         # records' own timestamps rather than assume they differ).
+        # botocore sends JSON timestamps as whole epoch seconds, so compare against the second.
         recs = self.read_shard("ts", sid)
-        at = recs[4]["ApproximateArrivalTimestamp"]
+        at = recs[4]["ApproximateArrivalTimestamp"].replace(microsecond=0)
         self.assertEqual(read_at(at), [r["Data"] for r in recs if r["ApproximateArrivalTimestamp"] >= at])
         # Timestamps as epoch seconds (what the SDK sends anyway) also work.
         self.assertEqual(read_at(cut.timestamp()), [b"new0", b"new1", b"new2"])

@@ -203,8 +203,11 @@ class CliRecordsTest(CliTestCase):
             "rec", S0, "AFTER_SEQUENCE_NUMBER", "--starting-sequence-number", seqs[2]))), want[3:])
         self.assertEqual(self.data(self.read(self.iterator(
             "rec", S0, "AT_TIMESTAMP", "--timestamp", "2000-01-01T00:00:00Z"))), want)
-        self.assertEqual(self.data(self.read(self.iterator(
-            "rec", S0, "AT_TIMESTAMP", "--timestamp", "2999-01-01T00:00:00Z"))), [])
+        # A timestamp in the future is refused, as AWS does.
+        r = self.server.aws("kinesis", "get-shard-iterator", "--stream-name", "rec", "--shard-id", S0,
+                            "--shard-iterator-type", "AT_TIMESTAMP", "--timestamp", "2999-01-01T00:00:00Z")
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("InvalidArgumentException", r.stderr)
         # Epoch seconds as --timestamp (the CLI accepts both forms).
         self.assertEqual(self.data(self.read(self.iterator(
             "rec", S0, "AT_TIMESTAMP", "--timestamp", "946684800"))), want)
