@@ -202,6 +202,13 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       respond(std::move(r));
       return;
     }
+    if (req.path == "/_muonpipe/usage") {
+      http::Response r;
+      r.Set("Content-Type", "application/json");
+      r.body = kinesis->UsageJson();
+      respond(std::move(r));
+      return;
+    }
     if (req.path == "/_muonpipe/metrics") {
       http::Response r;
       r.Set("Content-Type", "text/plain; version=0.0.4");
@@ -224,16 +231,25 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     return 1;
   }
 
+  // Measured ingest for `muonpipe plan --from-data-dir` (docs/plan.md).
+  const std::string usage_path = JoinPath(JoinPath(f.data_dir, "metrics"), "usage.json");
+  auto write_usage = [&] {
+    Status s = env->CreateDirs(JoinPath(f.data_dir, "metrics"));
+    if (s.ok()) s = env->WriteFileAtomic(usage_path, kinesis->UsageJson());
+    if (!s.ok()) log::warn("usage figures: {}", s.ToString());
+  };
+
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
-  std::thread retention([&] {
+  std::thread housekeeping([&] {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
       lock.unlock();
       if (Status s = kinesis->EnforceRetention(); !s.ok()) {
         log::warn("retention: {}", s.ToString());
       }
+      write_usage();
       lock.lock();
     }
   });
@@ -261,7 +277,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     stopping = true;
   }
   cv.notify_all();
-  retention.join();
+  housekeeping.join();
+  write_usage();
   (*logs)->Close();
   log::info("stopped cleanly");
   return 0;

@@ -11,6 +11,7 @@
 #include "kinesis/iterator.h"
 #include "kinesis/sequence_number.h"
 #include "kinesis/service.h"
+#include "kinesis/usage.h"
 
 namespace muon::kinesis {
 namespace {
@@ -357,6 +358,44 @@ TEST_F(ServiceTest, ListShardsAndListStreamsPaginate) {
   auto [s4, d] = Call("DescribeStreamSummary", {{"StreamName", "b"}});
   EXPECT_EQ(d["StreamDescriptionSummary"]["OpenShardCount"], 4);
   EXPECT_EQ(d["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"], "ON_DEMAND");
+}
+
+}  // namespace
+}  // namespace muon::kinesis
+
+namespace muon::kinesis {
+namespace {
+
+TEST(UsageTrackerTest, AveragesPerKeyOverTheWindow) {
+  UsageTracker t(1'000'000);
+  std::vector<UsageTracker::Put> puts = {{"MD-0001", 1000}, {"MD-0002", 500}, {"MD-0001", 1000}};
+  t.Record(puts);
+  auto doc = nlohmann::json::parse(t.SnapshotJson(1'000'000 + 10'000));
+  EXPECT_EQ(doc["schema"], "muonpipe.usage.v1");
+  EXPECT_DOUBLE_EQ(doc["window_seconds"].get<double>(), 10.0);
+  ASSERT_EQ(doc["detectors"].size(), 2u);
+  EXPECT_EQ(doc["detectors"][0]["id"], "MD-0001");
+  EXPECT_DOUBLE_EQ(doc["detectors"][0]["records_per_second"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(doc["detectors"][0]["bytes_per_second"].get<double>(), 200.0);
+  EXPECT_DOUBLE_EQ(doc["detectors"][0]["mean_record_bytes"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(doc["detectors"][1]["bytes_per_second"].get<double>(), 50.0);
+}
+
+TEST_F(ServiceTest, AcknowledgedPutsCountTowardsUsage) {
+  ASSERT_EQ(Call("CreateStream", {{"StreamName", "s"}, {"ShardCount", 2}}).first, 200);
+  json recs = json::array();
+  for (int i = 0; i < 10; ++i) {
+    recs.push_back({{"Data", Base64Encode("abcd")}, {"PartitionKey", i % 2 ? "MD-2" : "MD-1"}});
+  }
+  ASSERT_EQ(Call("PutRecords", {{"StreamName", "s"}, {"Records", recs}}).first, 200);
+  // A refused put counts for nothing.
+  ASSERT_NE(Call("PutRecord", {{"StreamName", "nope"}, {"Data", "AA=="}, {"PartitionKey", "MD-3"}}).first, 200);
+  clock_.AdvanceSeconds(5);
+  auto doc = json::parse(svc_->UsageJson());
+  ASSERT_EQ(doc["detectors"].size(), 2u);
+  EXPECT_EQ(doc["detector_count"], 2);
+  EXPECT_DOUBLE_EQ(doc["detectors"][0]["records_per_second"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(doc["detectors"][1]["bytes_per_second"].get<double>(), 4.0);
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include "kinesis/hash_key.h"
 #include "kinesis/iterator.h"
 #include "kinesis/sequence_number.h"
+#include "kinesis/usage.h"
 
 namespace muon::kinesis {
 namespace {
@@ -152,7 +153,8 @@ class KinesisServiceImpl final : public KinesisService {
         env_(env),
         clock_(clock),
         authorizer_(authorizer),
-        iterators_(iterator_key) {
+        iterators_(iterator_key),
+        usage_(clock->NowMillis()) {
     auto* m = MetricsRegistry::Global();
     records_in_ = m->GetCounter("muonpipe_kinesis_records_in_total",
                                 "Records acknowledged by PutRecord(s)");
@@ -168,6 +170,7 @@ class KinesisServiceImpl final : public KinesisService {
   void Call(std::string_view operation, std::string body, const auth::Caller& caller,
             Reply reply) override;
   Status EnforceRetention() override;
+  std::string UsageJson() const override { return usage_.SnapshotJson(clock_->NowMillis()); }
   size_t StreamCount() const override {
     std::shared_lock lock(streams_mu_);
     return streams_.size();
@@ -238,6 +241,7 @@ class KinesisServiceImpl final : public KinesisService {
   Clock* const clock_;
   const auth::Authorizer* const authorizer_;
   const IteratorCodec iterators_;
+  UsageTracker usage_;
 
   // Serialises changes to the set of streams and their persisted metadata.
   std::mutex catalog_mu_;
@@ -1175,7 +1179,10 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
     PutCall::Entry e;
     bool have_data = false, have_key = false;
     std::string_view explicit_hash;
-    std::string field_prefix = single ? "" : fmt::format("records.{}.member.", index + 1);
+    // Built only for error messages: formatting it per record costs throughput.
+    auto field_prefix = [&] {
+      return single ? std::string() : fmt::format("records.{}.member.", index + 1);
+    };
     for (auto field : obj) {
       std::string_view key = field.key;
       if (key == "Data") {
@@ -1187,7 +1194,7 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
         size_t start = call->arena.size();
         if (!Base64DecodeAppend(b64, &call->arena)) {
           fail(ApiError::Serialization(
-              fmt::format("Base64 encoded value of {}data is not valid.", field_prefix)));
+              fmt::format("Base64 encoded value of {}data is not valid.", field_prefix())));
           return false;
         }
         e.data_off = start;
@@ -1224,16 +1231,16 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
       }
     }
     if (!have_data) {
-      fail(ValidationError("null", field_prefix + "data", "Member must not be null"));
+      fail(ValidationError("null", field_prefix() + "data", "Member must not be null"));
       return false;
     }
     if (!have_key) {
-      fail(ValidationError("null", field_prefix + "partitionKey", "Member must not be null"));
+      fail(ValidationError("null", field_prefix() + "partitionKey", "Member must not be null"));
       return false;
     }
     size_t key_len = Utf8Length(e.partition_key);
     if (key_len < 1 || key_len > 256) {
-      fail(ValidationError(e.partition_key, field_prefix + "partitionKey",
+      fail(ValidationError(e.partition_key, field_prefix() + "partitionKey",
                            key_len < 1 ? "Member must have length greater than or equal to 1"
                                        : "Member must have length less than or equal to 256"));
       return false;
@@ -1372,6 +1379,14 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
 
   auto finish = [this](const std::shared_ptr<PutCall>& c) {
     const Stream& st = *c->stream;
+    {
+      std::vector<UsageTracker::Put> acked;
+      acked.reserve(c->entries.size());
+      for (const auto& e : c->entries) {
+        if (e.error_code.empty()) acked.push_back({e.partition_key, e.data_len});
+      }
+      usage_.Record(acked);
+    }
     if (c->single) {
       const auto& e = c->entries[0];
       if (!e.error_code.empty()) {

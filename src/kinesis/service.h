@@ -59,6 +59,10 @@ class KinesisService {
 
   // Streams and shard counts, for metrics and the console.
   virtual size_t StreamCount() const = 0;
+
+  // Ingest per partition key (detector) since the service opened, as the
+  // usage.json document the cost planner reads (kinesis/usage.h).
+  virtual std::string UsageJson() const = 0;
 };
 
 }  // namespace muon::kinesis
