@@ -2,17 +2,18 @@
 
 #include <sodium.h>
 
-#include <sstream>
 
 #include <fmt/format.h>
 
 namespace muon::auth {
 namespace {
 
-std::string Trim(std::string s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  size_t e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
 }
 
 std::string RandomChars(const char* alphabet, size_t alphabet_len, size_t n) {
@@ -25,31 +26,42 @@ std::string RandomChars(const char* alphabet, size_t alphabet_len, size_t n) {
 
 }  // namespace
 
-Result<Credentials> ReadCredentialsFile(Env* env, const std::string& path,
-                                        const std::string& profile) {
-  MUON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
-  std::istringstream in(text);
-  std::string line, section;
+Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view profile) {
   Credentials c;
-  while (std::getline(in, line)) {
-    line = Trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+  bool in_profile = false;
+  bool found = false;
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    std::string_view line = Trim(text.substr(0, eol));
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     if (line.front() == '[' && line.back() == ']') {
-      section = Trim(line.substr(1, line.size() - 2));
+      in_profile = Trim(line.substr(1, line.size() - 2)) == profile;
+      found = found || in_profile;
       continue;
     }
-    if (section != profile) continue;
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1));
+    if (!in_profile) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view key = Trim(line.substr(0, eq));
+    const std::string value(Trim(line.substr(eq + 1)));
     if (key == "aws_access_key_id") c.access_key_id = value;
     if (key == "aws_secret_access_key") c.secret_access_key = value;
     if (key == "aws_session_token") c.session_token = value;
   }
+  if (!found) return Status::NotFound(fmt::format("no [{}] profile", profile));
   if (c.access_key_id.empty() || c.secret_access_key.empty()) {
     return Status::InvalidArgument(fmt::format(
-        "{}: profile [{}] lacks aws_access_key_id or aws_secret_access_key", path, profile));
+        "profile [{}] lacks aws_access_key_id or aws_secret_access_key", profile));
   }
+  return c;
+}
+
+Result<Credentials> ReadCredentialsFile(Env* env, const std::string& path,
+                                        const std::string& profile) {
+  MUON_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+  auto c = ParseCredentialsFile(text, profile);
+  if (!c.ok()) return c.status().WithContext(path);
   return c;
 }
 

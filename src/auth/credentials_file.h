@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "auth/sigv4.h"
 #include "base/env.h"
@@ -10,6 +11,9 @@
 
 namespace muon::auth {
 
+// The keys of `profile` in a file's text. NotFound names a missing profile;
+// InvalidArgument a profile without both keys.
+Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view profile);
 // Reads the named profile. Errors name the file and what is missing.
 Result<Credentials> ReadCredentialsFile(Env* env, const std::string& path,
                                         const std::string& profile = "default");

@@ -142,6 +142,23 @@ std::optional<int64_t> TimestampMillis(const json& v) {
   return std::nullopt;
 }
 
+// Reads an optional integer member `key` bounded to [lo, hi] into *out (left
+// as it was when absent); `field` is the member's name in AWS's messages.
+std::optional<ApiError> BoundedInt(const json& req, const char* key, const char* field,
+                                   int64_t lo, int64_t hi, int64_t* out) {
+  if (!req.contains(key)) return std::nullopt;
+  if (!req[key].is_number_integer()) {
+    return ApiError::Serialization(fmt::format("{} must be an integer", key));
+  }
+  int64_t v = req[key];
+  if (v < lo || v > hi) {
+    return ValidationError(std::to_string(v), field,
+                           fmt::format("Member must have value between {} and {}", lo, hi));
+  }
+  *out = v;
+  return std::nullopt;
+}
+
 class KinesisServiceImpl final : public KinesisService {
  public:
   KinesisServiceImpl(std::string dir, KinesisOptions options, streamlog::LogStore* logs, Env* env,
@@ -586,14 +603,7 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::ListStreams(const json& req,
                                                              const auth::Caller& caller) {
   if (auto denied = Authorize(caller, "ListStreams", "")) return *denied;
   int64_t limit = 100;
-  if (req.contains("Limit")) {
-    if (!req["Limit"].is_number_integer()) return ApiError::Serialization("Limit must be an integer");
-    limit = req["Limit"];
-    if (limit < 1 || limit > 10000) {
-      return ValidationError(std::to_string(limit), "limit",
-                             "Member must have value between 1 and 10000");
-    }
-  }
+  if (auto e = BoundedInt(req, "Limit", "limit", 1, 10000, &limit)) return *e;
   std::string after;
   if (req.contains("ExclusiveStartStreamName") && req["ExclusiveStartStreamName"].is_string()) {
     after = req["ExclusiveStartStreamName"];
@@ -693,14 +703,7 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::DescribeStream(const json& req,
     w.Int(s.max_record_kib);
   } else {
     int64_t limit = 100;
-    if (req.contains("Limit")) {
-      if (!req["Limit"].is_number_integer()) return ApiError::Serialization("Limit must be an integer");
-      limit = req["Limit"];
-      if (limit < 1 || limit > 10000) {
-        return ValidationError(std::to_string(limit), "limit",
-                               "Member must have value between 1 and 10000");
-      }
-    }
+    if (auto e = BoundedInt(req, "Limit", "limit", 1, 10000, &limit)) return *e;
     int64_t start = 0;
     if (req.contains("ExclusiveStartShardId") && req["ExclusiveStartShardId"].is_string()) {
       auto idx = ParseShardId(req["ExclusiveStartShardId"].get<std::string>());
@@ -759,16 +762,7 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::ListShards(const json& req,
   auto s = Find(name);
   if (!s) return NotFound(name);
   int64_t limit = 1000;
-  if (req.contains("MaxResults")) {
-    if (!req["MaxResults"].is_number_integer()) {
-      return ApiError::Serialization("MaxResults must be an integer");
-    }
-    limit = req["MaxResults"];
-    if (limit < 1 || limit > 10000) {
-      return ValidationError(std::to_string(limit), "maxResults",
-                             "Member must have value between 1 and 10000");
-    }
-  }
+  if (auto e = BoundedInt(req, "MaxResults", "maxResults", 1, 10000, &limit)) return *e;
   if (req.contains("ExclusiveStartShardId") && req["ExclusiveStartShardId"].is_string()) {
     auto idx = ParseShardId(req["ExclusiveStartShardId"].get<std::string>());
     if (idx) start = std::max<int64_t>(start, static_cast<int64_t>(*idx) + 1);
@@ -904,14 +898,7 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::ListTags(const json& req,
   if (auto* e = std::get_if<ApiError>(&s_or)) return *e;
   auto s = std::get<std::shared_ptr<Stream>>(s_or);
   int64_t limit = 50;
-  if (req.contains("Limit")) {
-    if (!req["Limit"].is_number_integer()) return ApiError::Serialization("Limit must be an integer");
-    limit = req["Limit"];
-    if (limit < 1 || limit > 50) {
-      return ValidationError(std::to_string(limit), "limit",
-                             "Member must have value between 1 and 50");
-    }
-  }
+  if (auto e = BoundedInt(req, "Limit", "limit", 1, 50, &limit)) return *e;
   std::string after;
   if (req.contains("ExclusiveStartTagKey") && req["ExclusiveStartTagKey"].is_string()) {
     after = req["ExclusiveStartTagKey"];

@@ -12,11 +12,8 @@
 
 namespace muon::sim {
 
-// The keys of `profile`. kNotFound names the profile; kInvalidArgument a
-// profile without both keys.
-Result<auth::Credentials> ParseSharedCredentials(std::string_view text, std::string_view profile);
-
-// Reads and parses `path` through env. Errors name the file and the fix.
+// Reads `path` through env (parsed by auth::ParseCredentialsFile). Errors
+// name the file and the fix.
 Result<auth::Credentials> LoadSharedCredentials(Env* env, const std::string& path,
                                                 std::string_view profile);
 

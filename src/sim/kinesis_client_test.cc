@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "auth/credentials_file.h"
 #include "sim/credentials.h"
 
 namespace muon::sim {
@@ -38,13 +39,13 @@ TEST(CredentialsTest, ParsesTheNamedProfile) {
       "[other]\naws_access_key_id = X\naws_secret_access_key = Y\n\n"
       "[default]\r\naws_access_key_id = AKIDEXAMPLE\r\n"
       "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\r\n";
-  auto c = ParseSharedCredentials(text, "default");
+  auto c = auth::ParseCredentialsFile(text, "default");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->access_key_id, "AKIDEXAMPLE");
   EXPECT_EQ(c->secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
   EXPECT_EQ(c->session_token, "");
-  EXPECT_EQ(ParseSharedCredentials(text, "missing").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(ParseSharedCredentials("[default]\naws_access_key_id=A\n", "default").status().code(),
+  EXPECT_EQ(auth::ParseCredentialsFile(text, "missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(auth::ParseCredentialsFile("[default]\naws_access_key_id=A\n", "default").status().code(),
             StatusCode::kInvalidArgument);
 }
 
