@@ -34,7 +34,7 @@ extern "C" void OnStopSignal(int) {
 struct SimFlags {
   int detectors = 0;
   std::string endpoint = "http://127.0.0.1:4566";
-  std::string stream = "muon-live";
+  std::string stream = "muonpipe-live";
   double duration_seconds = 0;
   double rate_bytes = 1024;
   std::string credentials;

@@ -18,13 +18,13 @@ class SimAndUsageTest(ServerTestCase):
 
     def test_simulated_fleet_lands_as_canonical_records_and_drives_the_plan(self):
         r = self.run_bin("sim", "--detectors", "5", "--duration", "4", "--create-stream",
-                         "--stream", "muon-live", "--endpoint", self.server.endpoint,
+                         "--stream", "muonpipe-live", "--endpoint", self.server.endpoint,
                          "--credentials", self.server.credentials_path, "--seed", "7")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
         lines = []
-        for shard in self.list_all_shards("muon-live"):
-            for rec in self.read_shard("muon-live", shard["ShardId"]):
+        for shard in self.list_all_shards("muonpipe-live"):
+            for rec in self.read_shard("muonpipe-live", shard["ShardId"]):
                 text = rec["Data"].decode()
                 self.assertTrue(text.endswith("\n"))
                 for line in text.splitlines():
