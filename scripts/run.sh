@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 DATA=${MUONPIPE_DATA:-./muonpipe-data}
-build/muonpipe serve --data-dir "$DATA" &
+# The server runs in its own session so that Ctrl-C reaches the simulator first:
+# it flushes what it holds, then the script stops the server (SIGTERM).
+setsid build/muonpipe serve --data-dir "$DATA" &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server' EXIT INT TERM
+trap 'kill -TERM $server 2>/dev/null; wait $server' EXIT
+trap ':' INT
 for _ in $(seq 100); do
   curl -fsS http://127.0.0.1:4566/_muonpipe/health >/dev/null 2>&1 && break
   sleep 0.1
@@ -27,4 +30,4 @@ Press Ctrl-C to stop.
 
 MSG
 build/muonpipe sim --detectors "${DETECTORS:-10}" --create-stream --stream muonpipe-live \
-  --credentials "$DATA/admin-credentials"
+  --credentials "$DATA/admin-credentials" || true
