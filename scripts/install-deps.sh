@@ -2,7 +2,7 @@
 # Installs everything muonpipe needs to build, run and test, from Debian 12
 # packages only. Idempotent: installs only what is missing; safe to re-run.
 #   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also the test peers (PostgreSQL, AWS CLI, boto3)
+#   scripts/install-deps.sh --test   also the test peers (AWS CLI, boto3, openssl)
 set -euo pipefail
 
 want=(
@@ -14,7 +14,7 @@ want=(
   python3 curl
 )
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(postgresql postgresql-client)
+  want+=(openssl)
   # The AWS CLI and boto3 are real peers in the end-to-end tests. A machine that
   # already has them (e.g. a newer pip-installed boto3) keeps its own.
   command -v aws >/dev/null 2>&1 || want+=(awscli)

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -129,8 +130,10 @@ class CliResult:
 class Server:
     """One `muonpipe serve` process on a data dir; restartable on the same dir and port."""
 
-    def __init__(self, workdir, data_dir=None, port=None, extra_args=()):
+    def __init__(self, workdir, data_dir=None, port=None, extra_args=(), tls=None):
+        """tls: (cert_path, key_path) to serve HTTPS; clients then trust cert_path."""
         self.workdir = workdir
+        self.tls = tls
         self.data_dir = data_dir or os.path.join(workdir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = port or free_port()
@@ -142,7 +145,7 @@ class Server:
 
     @property
     def endpoint(self):
-        return "http://%s:%d" % (HOST, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", HOST, self.port)
 
     @property
     def credentials_path(self):
@@ -167,6 +170,8 @@ class Server:
         self._log.flush()
         argv = [MUONPIPE_BIN, "serve", "--data-dir", self.data_dir,
                 "--listen", "%s:%d" % (HOST, self.port)] + self.extra_args
+        if self.tls:
+            argv += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, cwd=self.workdir)
@@ -182,7 +187,12 @@ class Server:
                 raise RuntimeError("muonpipe serve exited with %s before becoming healthy; log:\n%s"
                                    % (rc, self.log_tail()))
             try:
-                with _NO_PROXY_OPENER.open(self.endpoint + "/_muonpipe/health", timeout=2) as r:
+                opener = _NO_PROXY_OPENER
+                if self.tls:
+                    ctx = ssl.create_default_context(cafile=self.tls[0])
+                    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                                         urllib.request.HTTPSHandler(context=ctx))
+                with opener.open(self.endpoint + "/_muonpipe/health", timeout=2) as r:
                     if r.status == 200:
                         return
                     last = "HTTP %d" % r.status
@@ -261,7 +271,8 @@ class Server:
         cfg = botocore.config.Config(connect_timeout=5, read_timeout=read_timeout,
                                      retries={"max_attempts": retries},
                                      max_pool_connections=max_pool_connections)
-        return session.client(service, endpoint_url=self.endpoint, region_name=REGION, config=cfg)
+        return session.client(service, endpoint_url=self.endpoint, region_name=REGION, config=cfg,
+                              verify=self.tls[0] if self.tls else None)
 
     def aws(self, *args, binary_raw=True, timeout=CLI_TIMEOUT, credentials_file=None):
         """Run `aws --endpoint-url ... ARGS` and return a CliResult (rc, stdout, stderr, json).
