@@ -57,6 +57,8 @@ constexpr auto kErrorWriteTimeout = std::chrono::seconds(5);
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr size_t kMaxLingerBytes = 1 << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Extra body capacity reserved past Content-Length (see ReadBody).
+constexpr size_t kBodySlack = 64;
 
 enum class Phase { kNew, kHandshake, kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
 
@@ -299,6 +301,12 @@ class Session final : public Connection {
     if (parser_->is_done()) {
       Dispatch();
       return;
+    }
+    // Room past the end for parsers that read ahead (simdjson needs 64 bytes),
+    // so handlers never copy a large body to pad it. Beast's reserve at body
+    // start does not shrink this.
+    if (auto len = parser_->content_length(); len && *len <= core_->options.max_body_bytes) {
+      parser_->get().body().reserve(static_cast<size_t>(*len) + kBodySlack);
     }
     bhttp::async_read(stream_, buffer_, *parser_, [self = Self()](const error_code& ec, size_t) {
       if (self->phase_ != Phase::kReading) return;

@@ -400,3 +400,15 @@ TEST_F(ServiceTest, AcknowledgedPutsCountTowardsUsage) {
 
 }  // namespace
 }  // namespace muon::kinesis
+
+namespace muon::kinesis {
+namespace {
+
+TEST(SequenceNumberTest, MatchesTheDocumentedLayout) {
+  SequenceNumber n{1795826763941648708ull, 12, 18446744073709551615ull};
+  EXPECT_EQ(n.ToString(),
+            "49" "000000001795826763941648708" "0000012" "18446744073709551615");
+}
+
+}  // namespace
+}  // namespace muon::kinesis
