@@ -540,6 +540,10 @@ Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
       MUON_ASSIGN_OR_RETURN(reader, ReaderLocked(loc.segment.get()));
     }
     from = loc.from_seq;  // skips a gap between segments
+    if (from >= out.end_seq) break;
+    // Stop at the end sampled above even if more has committed since, so that
+    // every record returned lies below out.end_seq.
+    const uint64_t limit_seq = std::min(loc.limit_seq, out.end_seq);
     SegmentScanner scanner(reader.get(), loc.offset, loc.limit_bytes);
     uint64_t resume_offset = loc.offset;
     bool full = false;
@@ -548,7 +552,7 @@ Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
     for (;;) {
       MUON_ASSIGN_OR_RETURN(SegmentScanner::State st, scanner.Next(&rec));
       if (st == SegmentScanner::State::kEnd ||
-          (st == SegmentScanner::State::kRecord && rec.seq >= loc.limit_seq)) {
+          (st == SegmentScanner::State::kRecord && rec.seq >= limit_seq)) {
         break;
       }
       if (st == SegmentScanner::State::kBad) {
