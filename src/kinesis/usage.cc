@@ -25,7 +25,7 @@ std::string Iso8601(int64_t ms) {
 void UsageTracker::Record(std::span<const Put> puts) {
   std::lock_guard lock(mu_);
   for (const auto& p : puts) {
-    auto it = by_key_.find(std::string(p.key));
+    auto it = by_key_.find(p.key);
     if (it == by_key_.end()) {
       std::string key = by_key_.size() < kMaxKeys ? std::string(p.key) : "(other)";
       it = by_key_.try_emplace(std::move(key)).first;

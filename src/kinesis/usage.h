@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -38,9 +39,14 @@ class UsageTracker {
     uint64_t records = 0;
     uint64_t bytes = 0;
   };
+  // Lets find() take a string_view: no allocation per record on the put path.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   const int64_t start_ms_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Totals> by_key_;  // guarded by mu_
+  std::unordered_map<std::string, Totals, KeyHash, std::equal_to<>> by_key_;  // guarded by mu_
 };
 
 }  // namespace muon::kinesis
