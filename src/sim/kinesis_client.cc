@@ -4,21 +4,13 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
+
+#include "base/base64.h"
 
 namespace muon::sim {
 namespace {
 
 using nlohmann::json;
-
-void AppendBase64(std::string_view data, std::string* out) {
-  const size_t start = out->size();
-  out->resize(start + 4 * ((data.size() + 2) / 3) + 1);
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out->data() + start),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out->resize(start + static_cast<size_t>(n));
-}
 
 // "com.amazonaws.kinesis.v20131202#ResourceInUseException" -> "ResourceInUseException"
 std::string ErrorType(const std::string& body) {
@@ -155,7 +147,7 @@ Result<std::vector<PutRecordsEntryResult>> KinesisClient::PutRecords(
   for (size_t i = 0; i < records.size(); ++i) {
     if (i > 0) body.push_back(',');
     body.append(R"({"Data":")");
-    AppendBase64(records[i]->data, &body);
+    Base64EncodeAppend(records[i]->data, &body);
     body.append(R"(","PartitionKey":)");
     body.append(json(records[i]->partition_key).dump());
     body.push_back('}');
