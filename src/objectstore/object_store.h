@@ -1,0 +1,150 @@
+// objectstore: where every object muonpipe keeps lives — batch uploads,
+// delivered stream data, exports. The S3 API (s3api/) and delivery
+// (delivery/) talk only to this interface; the local-disk implementation is
+// the embedded default, an S3 client implementation serves scale-out.
+//
+// Contract shared by every implementation:
+// - Put is atomic and durable: when it returns OK the whole object (data and
+//   metadata) survives a crash; a reader never sees a partial object; a failed
+//   Put leaves the previous object (or none) in place.
+// - Keys are any valid S3 key: UTF-8, 1..1024 bytes, any characters including
+//   '/', '.', "..", '%'. "a/b" and "a/b/" are different keys.
+// - List returns keys in ascending byte order (S3's UTF-8 binary order), from
+//   any position, at any bucket size.
+// - All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/checksum.h"
+#include "base/status.h"
+
+namespace muon::objectstore {
+
+// Checksums (x-amz-checksum-<name>) are kept as the base64 of the digest,
+// exactly as on the wire; base/checksum.h computes them.
+using ChecksumAlgorithm = muon::ChecksumAlgorithm;
+
+struct ObjectMeta {
+  std::string key;
+  uint64_t size = 0;
+  // Without quotes: hex MD5 for a single put, "<hex md5 of part md5s>-<N>" for
+  // a multipart upload.
+  std::string etag;
+  std::string content_type;  // "" means the S3 default (binary/octet-stream)
+  std::string content_encoding;
+  std::string content_disposition;
+  std::string cache_control;
+  // x-amz-meta-* without the prefix, names lower-cased.
+  std::map<std::string, std::string> user_metadata;
+  std::map<ChecksumAlgorithm, std::string> checksums;
+  int64_t last_modified_ms = 0;  // Unix ms, UTC
+  // For multipart objects, the size of each part in order (GetObject partNumber).
+  std::vector<uint64_t> part_sizes;
+};
+
+struct BucketInfo {
+  std::string name;
+  int64_t created_ms = 0;
+};
+
+struct PutOptions {
+  std::string content_type;
+  std::string content_encoding;
+  std::string content_disposition;
+  std::string cache_control;
+  std::map<std::string, std::string> user_metadata;
+  // Stored and returned as given; the caller (the S3 edge) has verified them.
+  std::map<ChecksumAlgorithm, std::string> checksums;
+  // Conditional write: fail with FailedPrecondition when the key exists
+  // (S3's If-None-Match: *).
+  bool if_none_match_any = false;
+};
+
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;  // inclusive
+};
+
+struct Object {
+  ObjectMeta meta;
+  std::string data;  // the requested range, or the whole object
+};
+
+struct ListOptions {
+  std::string prefix;
+  // Keys strictly greater than this are returned.
+  std::string start_after;
+  size_t max_keys = 1000;
+};
+
+struct ListPage {
+  std::vector<ObjectMeta> objects;  // ascending key order, all with the prefix
+  bool truncated = false;           // more keys with the prefix follow the last one
+};
+
+struct MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  int64_t initiated_ms = 0;
+  PutOptions options;  // from CreateMultipartUpload, applied at completion
+};
+
+struct PartInfo {
+  int part_number = 0;
+  uint64_t size = 0;
+  std::string etag;  // hex MD5 of the part, no quotes
+  std::map<ChecksumAlgorithm, std::string> checksums;
+  int64_t last_modified_ms = 0;
+};
+
+// Errors (StatusCode): NotFound for a missing bucket, key or upload — the
+// message starts with "bucket", "key" or "upload" so the edge can name the S3
+// error; AlreadyExists for CreateBucket of an existing bucket;
+// FailedPrecondition for a non-empty DeleteBucket or a failed condition;
+// InvalidArgument for bad keys, parts or ranges; IoError/NoSpace from storage.
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  virtual Status CreateBucket(std::string_view bucket) = 0;
+  virtual Status DeleteBucket(std::string_view bucket) = 0;  // must be empty
+  virtual Result<BucketInfo> HeadBucket(std::string_view bucket) = 0;
+  virtual Result<std::vector<BucketInfo>> ListBuckets() = 0;  // by name
+
+  virtual Result<ObjectMeta> Put(std::string_view bucket, std::string_view key,
+                                 std::string_view data, const PutOptions& options) = 0;
+  // `range` is clamped by the caller to the object (the edge answers
+  // InvalidRange); a range past the end is InvalidArgument here.
+  virtual Result<Object> Get(std::string_view bucket, std::string_view key,
+                             std::optional<ByteRange> range = std::nullopt) = 0;
+  virtual Result<ObjectMeta> Head(std::string_view bucket, std::string_view key) = 0;
+  // Deleting a missing key is OK (S3 semantics).
+  virtual Status Delete(std::string_view bucket, std::string_view key) = 0;
+  virtual Result<ListPage> List(std::string_view bucket, const ListOptions& options) = 0;
+
+  // Multipart: parts are kept apart until Complete assembles them atomically.
+  virtual Result<MultipartUpload> CreateMultipart(std::string_view bucket, std::string_view key,
+                                                  const PutOptions& options) = 0;
+  virtual Result<PartInfo> PutPart(std::string_view bucket, std::string_view upload_id,
+                                   int part_number, std::string_view data,
+                                   const std::map<ChecksumAlgorithm, std::string>& checksums) = 0;
+  virtual Result<std::vector<PartInfo>> ListParts(std::string_view bucket,
+                                                  std::string_view upload_id) = 0;
+  virtual Result<std::vector<MultipartUpload>> ListMultipartUploads(std::string_view bucket) = 0;
+  // `parts` are (part number, etag) as the client lists them; the edge has
+  // checked order and minimum sizes. The result's etag is the multipart form.
+  virtual Result<ObjectMeta> CompleteMultipart(
+      std::string_view bucket, std::string_view upload_id,
+      const std::vector<std::pair<int, std::string>>& parts) = 0;
+  virtual Status AbortMultipart(std::string_view bucket, std::string_view upload_id) = 0;
+};
+
+}  // namespace muon::objectstore
