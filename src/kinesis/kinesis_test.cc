@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -379,6 +381,27 @@ TEST(UsageTrackerTest, AveragesPerKeyOverTheWindow) {
   EXPECT_DOUBLE_EQ(doc["detectors"][0]["bytes_per_second"].get<double>(), 200.0);
   EXPECT_DOUBLE_EQ(doc["detectors"][0]["mean_record_bytes"].get<double>(), 1000.0);
   EXPECT_DOUBLE_EQ(doc["detectors"][1]["bytes_per_second"].get<double>(), 50.0);
+}
+
+TEST(UsageTrackerTest, KeysBeyondTheBoundCountAsOther) {
+  UsageTracker t(0);
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < UsageTracker::kMaxKeys + 5; ++i) keys.push_back("k" + std::to_string(i));
+  std::vector<UsageTracker::Put> puts;
+  for (const auto& k : keys) puts.push_back({k, 10});
+  t.Record(puts);
+  // Known keys are still found (and counted) after the table is full.
+  std::vector<UsageTracker::Put> again = {{"k0", 10}, {"k99999", 10}, {"not-seen", 7}};
+  t.Record(again);
+  auto doc = nlohmann::json::parse(t.SnapshotJson(1000));
+  ASSERT_EQ(doc["detectors"].size(), UsageTracker::kMaxKeys + 1);
+  std::map<std::string, double> bps;
+  for (const auto& d : doc["detectors"]) bps[d["id"]] = d["bytes_per_second"].get<double>();
+  EXPECT_DOUBLE_EQ(bps["k0"], 20.0);
+  EXPECT_DOUBLE_EQ(bps["k99999"], 20.0);
+  EXPECT_DOUBLE_EQ(bps["k1"], 10.0);
+  EXPECT_EQ(bps.count("k100000"), 0u);
+  EXPECT_DOUBLE_EQ(bps["(other)"], 57.0);  // five keys of 10 bytes and one of 7
 }
 
 TEST_F(ServiceTest, AcknowledgedPutsCountTowardsUsage) {

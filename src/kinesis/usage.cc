@@ -22,26 +22,46 @@ std::string Iso8601(int64_t ms) {
 
 }  // namespace
 
+UsageTracker::Row& UsageTracker::RowFor(std::string_view key) {
+  if (slots_.empty()) slots_.resize(kSlots);
+  const uint64_t hash = std::hash<std::string_view>{}(key);
+  size_t i = hash & (kSlots - 1);
+  while (true) {
+    Slot& slot = slots_[i];
+    if (slot.row == 0) break;
+    if (slot.hash == hash && rows_[slot.row - 1].key == key) return rows_[slot.row - 1];
+    i = (i + 1) & (kSlots - 1);
+  }
+  // A key not seen before: a new row while there is room, else "(other)"
+  // (which never takes a slot, so the table stays at most half full).
+  if (rows_.size() >= kMaxKeys) {
+    if (other_row_ == 0) {
+      rows_.push_back(Row{"(other)"});
+      other_row_ = static_cast<uint32_t>(rows_.size());
+    }
+    return rows_[other_row_ - 1];
+  }
+  rows_.push_back(Row{std::string(key)});
+  slots_[i] = Slot{hash, static_cast<uint32_t>(rows_.size())};
+  return rows_.back();
+}
+
 void UsageTracker::Record(std::span<const Put> puts) {
   std::lock_guard lock(mu_);
   for (const auto& p : puts) {
-    auto it = by_key_.find(p.key);
-    if (it == by_key_.end()) {
-      std::string key = by_key_.size() < kMaxKeys ? std::string(p.key) : "(other)";
-      it = by_key_.try_emplace(std::move(key)).first;
-    }
-    it->second.records += 1;
-    it->second.bytes += p.bytes;
+    Row& row = RowFor(p.key);
+    row.records += 1;
+    row.bytes += p.bytes;
   }
 }
 
 std::string UsageTracker::SnapshotJson(int64_t now_ms) const {
-  std::vector<std::pair<std::string, Totals>> rows;
+  std::vector<Row> rows;
   {
     std::lock_guard lock(mu_);
-    rows.assign(by_key_.begin(), by_key_.end());
+    rows = rows_;
   }
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.key < b.key; });
   const double seconds = std::max<double>(1.0, static_cast<double>(now_ms - start_ms_) / 1000.0);
   std::string out;
   JsonWriter w(&out);
@@ -60,10 +80,10 @@ std::string UsageTracker::SnapshotJson(int64_t now_ms) const {
   w.Uint(rows.size());
   w.Key("detectors");
   w.BeginArray();
-  for (const auto& [key, t] : rows) {
+  for (const Row& t : rows) {
     w.BeginObject();
     w.Key("id");
-    w.String(key);
+    w.String(t.key);
     w.Key("records_per_second");
     w.Double(static_cast<double>(t.records) / seconds);
     w.Key("bytes_per_second");

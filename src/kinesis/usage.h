@@ -12,7 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace muon::kinesis {
 
@@ -35,18 +35,26 @@ class UsageTracker {
   std::string SnapshotJson(int64_t now_ms) const;
 
  private:
-  struct Totals {
+  struct Row {
+    std::string key;
     uint64_t records = 0;
     uint64_t bytes = 0;
   };
-  // Lets find() take a string_view: no allocation per record on the put path.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // Open addressing with linear probing over a table sized for kMaxKeys at
+  // half load: one probe into a flat array per record on the put path (this
+  // runs for every acknowledged record), no allocation once a key is known.
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t row = 0;  // index into rows_ plus one; 0 = empty
   };
+  static constexpr size_t kSlots = 262'144;  // power of two, > 2 * kMaxKeys
+  Row& RowFor(std::string_view key);         // requires mu_
+
   const int64_t start_ms_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Totals, KeyHash, std::equal_to<>> by_key_;  // guarded by mu_
+  std::vector<Slot> slots_;  // guarded by mu_; allocated at the first record
+  std::vector<Row> rows_;    // guarded by mu_
+  uint32_t other_row_ = 0;   // guarded by mu_; row of "(other)" plus one
 };
 
 }  // namespace muon::kinesis
