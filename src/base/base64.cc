@@ -3,6 +3,10 @@
 #include <array>
 #include <cstdint>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace muon {
 namespace {
 
@@ -69,6 +73,61 @@ void EncodeWith(std::string_view data, const char* alphabet, bool pad, std::stri
   out->resize(static_cast<size_t>(o - out->data()));
 }
 
+#if defined(__x86_64__)
+// AVX2 decoding of the standard alphabet, 32 characters to 24 bytes a step
+// (W. Mula and D. Lemire, "Faster Base64 Encoding and Decoding Using AVX2
+// Instructions", 2018): two nibble lookups whose AND is non-zero exactly for
+// bytes outside the alphabet, one lookup for the offset that maps each
+// character class to its 6-bit value, then multiply-adds that pack four 6-bit
+// values into three bytes. Decodes whole blocks of `n` characters (n a
+// multiple of 32) from `s` into `o`, which must have room for n / 4 * 3 + 8
+// bytes (each store writes 32). Returns the characters consumed: less than n
+// when a block holds a character outside the alphabet (the scalar loop then
+// finds and reports it).
+__attribute__((target("avx2"))) size_t DecodeBlocksAvx2(const uint8_t* s, size_t n, uint8_t* o) {
+  const __m256i lut_lo = _mm256_setr_epi8(
+      0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B,
+      0x1A, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B,
+      0x1B, 0x1A);
+  const __m256i lut_hi = _mm256_setr_epi8(
+      0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+      0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+      0x10, 0x10);
+  const __m256i lut_roll = _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0,
+                                            0, 0, 0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0,
+                                            0, 0, 0);
+  const __m256i mask_2f = _mm256_set1_epi8(0x2f);
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  const __m256i pack_shuffle = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1,
+                                                -1, 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1,
+                                                -1, -1, -1);
+  const __m256i pack_permute = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, -1, -1);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i in = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(in, 4), nibble);
+    const __m256i lo_class = _mm256_shuffle_epi8(lut_lo, _mm256_and_si256(in, nibble));
+    const __m256i hi_class = _mm256_shuffle_epi8(lut_hi, hi);
+    if (!_mm256_testz_si256(lo_class, hi_class)) break;
+    const __m256i is_slash = _mm256_cmpeq_epi8(in, mask_2f);
+    const __m256i roll = _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(is_slash, hi));
+    const __m256i values = _mm256_add_epi8(in, roll);
+    const __m256i pairs = _mm256_maddubs_epi16(values, _mm256_set1_epi32(0x01400140));
+    const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));
+    const __m256i packed = _mm256_permutevar8x32_epi32(
+        _mm256_shuffle_epi8(quads, pack_shuffle), pack_permute);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), packed);
+    o += 24;
+  }
+  return i;
+}
+
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
 // Decodes `text` (length already validated by the caller's padding rules).
 bool DecodeWith(std::string_view text, const std::array<uint8_t, 256>& table, bool padded,
                 std::string* out) {
@@ -83,11 +142,22 @@ bool DecodeWith(std::string_view text, const std::array<uint8_t, 256>& table, bo
   }
   size_t body = n - pad;
   const size_t start = out->size();
-  out->resize(start + body / 4 * 3 + (body % 4 == 0 ? 0 : body % 4 - 1));
-  auto* o = reinterpret_cast<uint8_t*>(out->data()) + start;
+  const size_t decoded = body / 4 * 3 + (body % 4 == 0 ? 0 : body % 4 - 1);
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
   const QuadTables& q = &table == &kStdTable ? kStdQuad : kUrlQuad;
   size_t i = 0;
+#if defined(__x86_64__)
+  if (&table == &kStdTable && body >= 64 && HasAvx2()) {
+    out->resize(start + decoded + 8);  // room for the last 32-byte store
+    i = DecodeBlocksAvx2(s, body / 32 * 32, reinterpret_cast<uint8_t*>(out->data()) + start);
+    out->resize(start + decoded);
+  } else {
+    out->resize(start + decoded);
+  }
+#else
+  out->resize(start + decoded);
+#endif
+  auto* o = reinterpret_cast<uint8_t*>(out->data()) + start + i / 4 * 3;
   for (; i + 4 <= body; i += 4) {
     uint32_t v = q.t[0][s[i]] | q.t[1][s[i + 1]] | q.t[2][s[i + 2]] | q.t[3][s[i + 3]];
     if (v & 0x80000000u) return false;
