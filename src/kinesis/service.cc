@@ -1140,7 +1140,10 @@ struct PutCall {
     std::string error_message;
   };
   std::vector<Entry> entries;
-  std::string body;  // owns the partition keys' bytes
+  std::string body;
+  // Owns the partition keys' bytes, which entries' views point into; they are
+  // read again when the records are acknowledged (usage figures).
+  std::vector<std::string> keys;
   std::atomic<int> pending{0};
   std::mutex mu;  // guards entries' results across committer callbacks
   Status failure;  // guarded by mu; set when a shard's batch failed
@@ -1251,7 +1254,7 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
   };
 
   // Partition keys are copied here (the parser's string buffer is reused).
-  std::vector<std::string> keys;
+  std::vector<std::string>& keys = call->keys;
   {
     simdjson::dom::element doc;
     simdjson::dom::object root;
