@@ -4,8 +4,12 @@
 // this interface (the iam component); API code never decides access itself.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -18,7 +22,18 @@ struct Caller {
   std::string source_ip;
   std::string user_agent;
   bool secure_transport = false;
+  // Temporary credentials (an STS session or a console sign-in) record
+  // whether a second factor was used to obtain them and when (Unix seconds).
+  // Long-term access keys carry neither, so aws:MultiFactorAuthPresent is
+  // absent from their requests, as on AWS.
+  bool temporary_credentials = false;
+  std::optional<int64_t> mfa_authenticated_at;
 };
+
+// Service-specific condition keys of one request ("s3:prefix", "kinesis:..."),
+// in the order given; a key may repeat to carry several values. Keys in the
+// aws: namespace are the Authorizer's to set and are ignored here.
+using RequestKeys = std::vector<std::pair<std::string, std::string>>;
 
 class Authorizer {
  public:
@@ -27,12 +42,19 @@ class Authorizer {
   // Thread-safe.
   virtual Status Authorize(const Caller& caller, std::string_view action,
                            std::string_view resource) const = 0;
+  // The same with the request's service-specific condition keys. Authorizers
+  // that use no condition keys need not override it.
+  virtual Status Authorize(const Caller& caller, std::string_view action, std::string_view resource,
+                           const RequestKeys& keys) const {
+    return Authorize(caller, action, resource);
+  }
 };
 
 // Allows every authenticated caller: the bootstrap policy while the only
 // identity is the administrator.
 class AllowAllAuthorizer final : public Authorizer {
  public:
+  using Authorizer::Authorize;
   Status Authorize(const Caller&, std::string_view, std::string_view) const override {
     return Status::Ok();
   }
