@@ -1,0 +1,540 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/base64.h"
+#include "base/fault_env.h"
+#include "delivery/compress.h"
+#include "delivery/config.h"
+#include "delivery/delivery_stream.h"
+#include "delivery/metadata_query.h"
+#include "delivery/prefix.h"
+#include "objectstore/fake_object_store.h"
+
+namespace muon::delivery {
+namespace {
+
+using objectstore::FakeObjectStore;
+using objectstore::FakeOp;
+
+// 2023-11-14T22:13:20Z
+constexpr int64_t kT0Ms = 1'700'000'000'000;
+
+TEST(PrefixTest, FormatsJavaPatternsInUtc) {
+  EXPECT_EQ(*FormatTimestamp("yyyy/MM/dd/HH/", kT0Ms), "2023/11/14/22/");
+  EXPECT_EQ(*FormatTimestamp("yyyy-MM-dd-HH-mm-ss", kT0Ms + 5'123), "2023-11-14-22-13-25");
+  EXPECT_EQ(*FormatTimestamp("'year='yyyy'/day='DDD", kT0Ms), "year=2023/day=318");
+  EXPECT_EQ(*FormatTimestamp("yy MMM EEE h a SSS ''", kT0Ms + 42), "23 Nov Tue 10 PM 042 '");
+  EXPECT_FALSE(FormatTimestamp("yyyy-QQ", kT0Ms).ok());
+  EXPECT_FALSE(FormatTimestamp("'open", kT0Ms).ok());
+}
+
+TEST(PrefixTest, DefaultPrefixIsUtcHourWhenNoneGiven) {
+  auto r = ResolvePrefixes("", "", false, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  PrefixValues v;
+  v.timestamp_ms = kT0Ms;
+  v.error_output_type = "partitioning-failed";
+  EXPECT_EQ(r->success.Expand(v), "2023/11/14/22/");
+  EXPECT_EQ(r->error.Expand(v), "partitioning-failed/2023/11/14/22/");
+}
+
+TEST(PrefixTest, PrefixWithoutTimestampGetsTheDefaultAppended) {
+  auto r = ResolvePrefixes("raw/", "", false, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->success.Expand(PrefixValues{kT0Ms, "", "", {}}), "raw/2023/11/14/22/");
+  auto e = ResolvePrefixes("raw/!{timestamp:yyyy}/", "err/!{firehose:error-output-type}/", false, {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->success.Expand(PrefixValues{kT0Ms, "", "", {}}), "raw/2023/");
+}
+
+TEST(PrefixTest, ExpandsEveryNamespace) {
+  auto t = PrefixTemplate::Parse(
+      "d=!{partitionKeyFromQuery:detector}/!{timestamp:HH}/!{firehose:random-string}/");
+  ASSERT_TRUE(t.ok());
+  PrefixValues v;
+  v.timestamp_ms = kT0Ms;
+  v.random_string = "abcdefghijk";
+  v.partition_keys["detector"] = "det-7";
+  EXPECT_EQ(t->Expand(v), "d=det-7/22/abcdefghijk/");
+}
+
+TEST(PrefixTest, RejectsInvalidCombinations) {
+  // error-output-type only in ErrorOutputPrefix.
+  EXPECT_FALSE(ValidatePrefixes("a/!{firehose:error-output-type}/", "e/!{firehose:error-output-type}", false, {}).ok());
+  // An expression in Prefix needs an ErrorOutputPrefix.
+  EXPECT_FALSE(ValidatePrefixes("a/!{timestamp:yyyy}/", "", false, {}).ok());
+  // An ErrorOutputPrefix with expressions must name the error type.
+  EXPECT_FALSE(ValidatePrefixes("a/", "e/!{timestamp:yyyy}/", false, {}).ok());
+  // No partition keys in the error prefix.
+  EXPECT_FALSE(ValidatePrefixes("a/!{partitionKeyFromQuery:d}/",
+                                "e/!{firehose:error-output-type}/!{partitionKeyFromQuery:d}", true, {"d"}).ok());
+  // partitionKeyFromQuery needs dynamic partitioning, which needs the key in the query.
+  EXPECT_FALSE(ValidatePrefixes("a/!{partitionKeyFromQuery:d}/", "e/!{firehose:error-output-type}", false, {"d"}).ok());
+  EXPECT_FALSE(ValidatePrefixes("a/!{partitionKeyFromQuery:x}/", "e/!{firehose:error-output-type}", true, {"d"}).ok());
+  EXPECT_FALSE(ValidatePrefixes("a/", "e/!{firehose:error-output-type}", true, {"d"}).ok());
+  // Malformed and unknown expressions; Lambda is refused.
+  EXPECT_FALSE(ValidatePrefixes("a/!{timestamp", "", false, {}).ok());
+  EXPECT_FALSE(ValidatePrefixes("a/!{nope:x}/", "e/!{firehose:error-output-type}", false, {}).ok());
+  EXPECT_FALSE(ValidatePrefixes("a/!{partitionKeyFromLambda:x}/", "e/!{firehose:error-output-type}", true, {"x"}).ok());
+  EXPECT_FALSE(ValidatePrefixes(std::string(1025, 'a'), "", false, {}).ok());
+  // And the valid ones.
+  EXPECT_TRUE(ValidatePrefixes("a/!{partitionKeyFromQuery:d}/", "e/!{firehose:error-output-type}/", true, {"d"}).ok());
+  EXPECT_TRUE(ValidatePrefixes("plain/", "", false, {}).ok());
+}
+
+TEST(MetadataQueryTest, ExtractsScalarsAlongPaths) {
+  auto q = MetadataQuery::Parse(R"({detector: .detector, site : .loc.site, "n": .hits[1], ok: .meta."is ok"})");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->Keys(), (std::vector<std::string>{"detector", "site", "n", "ok"}));
+  auto v = q->Evaluate(R"({"detector":"d1","loc":{"site":"mine"},"hits":[3,17],"meta":{"is ok":true}})");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ((*v)["detector"], "d1");
+  EXPECT_EQ((*v)["site"], "mine");
+  EXPECT_EQ((*v)["n"], "17");
+  EXPECT_EQ((*v)["ok"], "true");
+}
+
+TEST(MetadataQueryTest, ReportsWhyARecordFails) {
+  auto q = MetadataQuery::Parse("{detector: .detector}");
+  ASSERT_TRUE(q.ok());
+  auto not_json = q->Evaluate("not json");
+  ASSERT_FALSE(not_json.ok());
+  EXPECT_NE(not_json.status().message().find("not valid JSON"), std::string::npos);
+  auto missing = q->Evaluate(R"({"other":1})");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find(".detector"), std::string::npos);
+  EXPECT_FALSE(q->Evaluate(R"({"detector":{"a":1}})").ok());
+  EXPECT_FALSE(q->Evaluate(R"({"detector":null})").ok());
+}
+
+TEST(MetadataQueryTest, RejectsMalformedQueries) {
+  for (const char* bad : {"", "{}", "{a .a}", "{a: a}", "{a: .a", "{a: .a, a: .b}", "{a: .a} x",
+                          "{a: .a[}"}) {
+    EXPECT_FALSE(MetadataQuery::Parse(bad).ok()) << bad;
+  }
+}
+
+TEST(CompressTest, RoundTripsAndIsDeterministic) {
+  std::string data;
+  for (int i = 0; i < 5000; ++i) data += fmt::format("{{\"i\":{},\"v\":\"abc{}\"}}\n", i, i * 7);
+  for (Compression c : {Compression::kUncompressed, Compression::kGzip, Compression::kZstd}) {
+    std::string a, b;
+    ASSERT_TRUE(Compress(c, data, &a).ok());
+    ASSERT_TRUE(Compress(c, data, &b).ok());
+    EXPECT_EQ(a, b) << CompressionName(c);
+    auto back = Decompress(c, a);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, data);
+    if (c != Compression::kUncompressed) EXPECT_LT(a.size(), data.size() / 3);
+  }
+}
+
+TEST(FakeObjectStoreTest, FailsTheNextCallsItIsToldToAndCountsAll) {
+  FakeObjectStore store;
+  ASSERT_TRUE(store.CreateBucket("b").ok());
+  store.FailNext(FakeOp::kPut, 2, Status::Unavailable("injected"));
+  EXPECT_EQ(store.Put("b", "k", "1", {}).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.Put("b", "k", "2", {}).status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(store.Contents("b").empty());
+  auto ok = store.Put("b", "k", "3", {});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->etag, "eccbc87e4b5ce2fe28308fd9f2a7baf3");  // md5("3")
+  EXPECT_EQ(store.Calls(FakeOp::kPut), 3);
+  EXPECT_EQ(store.Contents("b").at("k"), "3");
+  EXPECT_EQ(store.Put("nobucket", "k", "x", {}).status().code(), StatusCode::kNotFound);
+  auto page = store.List("b", {.prefix = "", .start_after = "", .max_keys = 10});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->objects.size(), 1u);
+}
+
+// A delivery stream over one shard log in a fault-injecting in-memory Env.
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(kT0Ms * 1'000'000);
+    ASSERT_TRUE(store_.CreateBucket("bucket").ok());
+    config_.bucket = "bucket";
+    config_.bucket_arn = "arn:aws:s3:::bucket";
+    config_.size_mib = 1;
+    config_.interval_s = 60;
+    config_.append_delimiter = true;
+    OpenLogs();
+  }
+  void TearDown() override {
+    stream_.reset();
+    log_.reset();
+    logs_.reset();
+  }
+
+  void OpenLogs() {
+    auto s = streamlog::LogStore::Open("/data/logs", {}, &env_, &clock_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    logs_ = std::move(s).value();
+    auto l = logs_->GetLog("src");
+    if (!l.ok()) l = logs_->CreateLog("src");
+    ASSERT_TRUE(l.ok());
+    log_ = *l;
+  }
+
+  void OpenStream(bool start_at_end = false) {
+    stream_.reset();
+    DeliveryStreamOptions o;
+    o.name = "hose";
+    o.incarnation = 7;
+    o.state_dir = "/data/firehose/hose";
+    o.start_at_end = start_at_end;
+    o.metrics = false;
+    auto d = DeliveryStream::Open(o, config_, {{"shardId-000000000000", log_, false}}, &store_,
+                                  &env_, &clock_);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    stream_ = std::move(d).value();
+  }
+
+  // Power loss of the whole process: drops everything not synced, then
+  // reopens the logs and the stream from the same Env.
+  void CrashAndRestart() {
+    env_.SetFilesystemActive(false);
+    stream_.reset();
+    log_.reset();
+    logs_.reset();
+    env_.SimulateCrash();
+    env_.SetFilesystemActive(true);
+    OpenLogs();
+    OpenStream();
+  }
+
+  std::vector<std::string> Append(int first, int n, size_t size = 100) {
+    std::vector<std::string> datas;
+    for (int i = first; i < first + n; ++i) {
+      std::string d = fmt::format("{{\"detector\":\"d{}\",\"i\":{}", i % 3, i);
+      d += ",\"pad\":\"";
+      while (d.size() + 2 < size) d.push_back('x');
+      d += "\"}";
+      datas.push_back(d);
+    }
+    std::vector<streamlog::AppendEntry> entries;
+    for (const auto& d : datas) entries.push_back({.partition_key = "pk", .data = d});
+    auto r = log_->AppendSync(entries);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return datas;
+  }
+
+  void StepUntilIdle() {
+    for (int i = 0; i < 100 && stream_->Step(); ++i) {
+    }
+  }
+
+  // Every delivered line, decompressed, counted.
+  std::map<std::string, int> DeliveredLines(const std::string& key_prefix = "") {
+    std::map<std::string, int> lines;
+    for (const auto& [key, data] : store_.Contents("bucket")) {
+      if (key.rfind(key_prefix, 0) != 0) continue;
+      Compression c = key.ends_with(".gz")    ? Compression::kGzip
+                      : key.ends_with(".zst") ? Compression::kZstd
+                                              : Compression::kUncompressed;
+      auto text = Decompress(c, data);
+      EXPECT_TRUE(text.ok()) << key;
+      if (!text.ok()) continue;
+      size_t pos = 0;
+      while (pos < text->size()) {
+        size_t nl = text->find('\n', pos);
+        if (nl == std::string::npos) nl = text->size();
+        ++lines[text->substr(pos, nl - pos)];
+        pos = nl + 1;
+      }
+    }
+    return lines;
+  }
+
+  void ExpectExactlyOnce(const std::vector<std::string>& sent) {
+    auto lines = DeliveredLines();
+    EXPECT_EQ(lines.size(), sent.size());
+    for (const auto& d : sent) EXPECT_EQ(lines[d], 1) << d;
+  }
+
+  std::unique_ptr<Env> base_ = NewMemEnv();
+  FaultInjectionEnv env_{base_.get()};
+  FakeClock clock_;
+  FakeObjectStore store_{&clock_};
+  DestinationConfig config_;
+  std::unique_ptr<streamlog::LogStore> logs_;
+  std::shared_ptr<streamlog::ShardLog> log_;
+  std::unique_ptr<DeliveryStream> stream_;
+};
+
+TEST_F(DeliveryTest, WaitsForTheIntervalThenDeliversOneNamedObject) {
+  OpenStream();
+  auto sent = Append(0, 10);
+  StepUntilIdle();
+  EXPECT_TRUE(store_.Contents("bucket").empty());
+  EXPECT_GT(stream_->Stats().lag_ms, -1);
+  clock_.AdvanceSeconds(59);
+  StepUntilIdle();
+  EXPECT_TRUE(store_.Contents("bucket").empty());
+  EXPECT_EQ(stream_->Stats().lag_ms, 59'000);
+  clock_.AdvanceSeconds(1);
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 1u);
+  const std::string& key = contents.begin()->first;
+  // <prefix><stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>
+  EXPECT_TRUE(key.starts_with("2023/11/14/22/hose-1-2023-11-14-22-13-20-")) << key;
+  EXPECT_EQ(key.size(), std::string("2023/11/14/22/hose-1-2023-11-14-22-13-20-").size() + 36) << key;
+  ExpectExactlyOnce(sent);
+  auto st = stream_->Stats();
+  EXPECT_EQ(st.delivered_records, 10u);
+  EXPECT_EQ(st.delivered_objects, 1u);
+  EXPECT_EQ(st.lag_ms, 0);
+}
+
+TEST_F(DeliveryTest, SizeHintCutsObjectsBeforeTheInterval) {
+  OpenStream();
+  auto sent = Append(0, 2500, 1000);  // ~2.4 MiB, SizeInMBs 1
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  EXPECT_EQ(contents.size(), 2u);  // two full MiB; the rest waits for the interval
+  clock_.AdvanceSeconds(60);
+  StepUntilIdle();
+  EXPECT_EQ(store_.Contents("bucket").size(), 3u);
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, IntervalZeroDeliversAtOnceWithoutDelimiter) {
+  config_.interval_s = 0;
+  config_.append_delimiter = false;
+  OpenStream();
+  Append(0, 3);
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 1u);
+  EXPECT_EQ(contents.begin()->second.find('\n'), std::string::npos);
+  EXPECT_EQ(contents.begin()->second.substr(0, 18), "{\"detector\":\"d0\",\"");
+}
+
+TEST_F(DeliveryTest, CompressesWithGzipAndZstd) {
+  config_.compression = Compression::kGzip;
+  config_.interval_s = 0;
+  OpenStream();
+  auto sent = Append(0, 50);
+  StepUntilIdle();
+  ASSERT_TRUE(stream_->UpdateDestination([&] {
+                auto c = config_;
+                c.compression = Compression::kZstd;
+                c.version = 2;
+                return c;
+              }())
+                  .ok());
+  auto more = Append(50, 50);
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 2u);
+  auto it = contents.begin();
+  EXPECT_TRUE(it->first.ends_with(".gz")) << it->first;
+  EXPECT_NE(it->first.find("hose-1-"), std::string::npos);
+  ++it;
+  EXPECT_TRUE(it->first.ends_with(".zst")) << it->first;
+  EXPECT_NE(it->first.find("hose-2-"), std::string::npos);
+  sent.insert(sent.end(), more.begin(), more.end());
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, StoreFailuresAreRetriedWithBackoffAndNothingIsLost) {
+  config_.interval_s = 0;
+  OpenStream();
+  auto sent = Append(0, 20);
+  store_.FailNext(FakeOp::kPut, 3, Status::Unavailable("injected"));
+  StepUntilIdle();
+  EXPECT_EQ(store_.Calls(FakeOp::kPut), 1);  // back-off: no retry until time passes
+  EXPECT_TRUE(store_.Contents("bucket").empty());
+  EXPECT_NE(stream_->Stats().last_error.find("injected"), std::string::npos);
+  for (int i = 0; i < 10 && store_.Contents("bucket").empty(); ++i) {
+    clock_.AdvanceSeconds(1);
+    StepUntilIdle();
+  }
+  EXPECT_EQ(store_.Calls(FakeOp::kPut), 4);
+  ExpectExactlyOnce(sent);
+  auto st = stream_->Stats();
+  EXPECT_EQ(st.retries, 3u);
+  EXPECT_EQ(st.delivered_records, 20u);
+  EXPECT_EQ(st.last_error, "");
+}
+
+TEST_F(DeliveryTest, BackoffDoublesUpToTheMaximum) {
+  config_.interval_s = 0;
+  OpenStream();
+  Append(0, 1);
+  store_.FailNext(FakeOp::kPut, 100, Status::IoError("down"));
+  StepUntilIdle();  // attempt 1 fails: wait 100 ms
+  int64_t waited_ms = 0;
+  std::vector<int64_t> gaps;
+  int last_calls = store_.Calls(FakeOp::kPut);
+  for (int i = 0; i < 200'000 && gaps.size() < 12; ++i) {
+    clock_.Advance(50'000'000);
+    waited_ms += 50;
+    stream_->Step();
+    if (store_.Calls(FakeOp::kPut) != last_calls) {
+      gaps.push_back(waited_ms);
+      waited_ms = 0;
+      last_calls = store_.Calls(FakeOp::kPut);
+    }
+  }
+  ASSERT_EQ(gaps.size(), 12u);
+  EXPECT_EQ(gaps[0], 100);
+  EXPECT_EQ(gaps[1], 200);
+  EXPECT_EQ(gaps[2], 400);
+  EXPECT_EQ(gaps[11], 60'000);
+  EXPECT_TRUE(store_.Contents("bucket").empty());
+}
+
+TEST_F(DeliveryTest, CrashBetweenPutAndCheckpointRePutsTheSameObject) {
+  config_.interval_s = 0;
+  OpenStream();
+  auto sent = Append(0, 30);
+  // Intent written (rename 1), object put, then advancing the checkpoint
+  // (rename 2) fails; the process dies before it retries.
+  env_.FailNthRename(2);
+  stream_->Step();
+  ASSERT_EQ(store_.Contents("bucket").size(), 1u);
+  std::string first_key = store_.Contents("bucket").begin()->first;
+  std::string first_data = store_.Contents("bucket").begin()->second;
+  CrashAndRestart();
+  auto more = Append(30, 5);
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  EXPECT_EQ(store_.Calls(FakeOp::kPut), 3);  // the re-put, then the new records
+  ASSERT_EQ(contents.size(), 2u);
+  EXPECT_EQ(contents.at(first_key), first_data);
+  sent.insert(sent.end(), more.begin(), more.end());
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, CrashAfterIntentBeforePutDeliversTheRecordedRangeOnly) {
+  OpenStream();
+  auto sent = Append(0, 10);
+  clock_.AdvanceSeconds(60);
+  store_.FailNext(FakeOp::kPut, 1, Status::Unavailable("injected"));
+  stream_->Step();  // intent recorded for records 0..9, put failed
+  EXPECT_TRUE(store_.Contents("bucket").empty());
+  CrashAndRestart();
+  // More records arrive before the restarted stream runs: they must not join
+  // the recorded batch, whose name is already fixed.
+  auto more = Append(10, 10);
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 1u);
+  EXPECT_EQ(DeliveredLines().size(), 10u);
+  clock_.AdvanceSeconds(60);
+  StepUntilIdle();
+  sent.insert(sent.end(), more.begin(), more.end());
+  ExpectExactlyOnce(sent);
+  EXPECT_EQ(store_.Contents("bucket").size(), 2u);
+}
+
+TEST_F(DeliveryTest, RestartAfterCleanDeliveryDoesNotRedeliver) {
+  config_.interval_s = 0;
+  OpenStream();
+  auto sent = Append(0, 10);
+  StepUntilIdle();
+  CrashAndRestart();
+  StepUntilIdle();
+  EXPECT_EQ(store_.Calls(FakeOp::kPut), 1);
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, CheckpointWriteFailureIsRetriedNotSkipped) {
+  config_.interval_s = 0;
+  OpenStream();
+  auto sent = Append(0, 10);
+  env_.FailNthSync(1);  // the intent's sync fails
+  stream_->Step();
+  EXPECT_TRUE(store_.Contents("bucket").empty());
+  EXPECT_EQ(stream_->Stats().retries, 1u);
+  clock_.AdvanceSeconds(1);
+  StepUntilIdle();
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, StartAtEndSkipsWhatWasThereBefore) {
+  Append(0, 5);
+  config_.interval_s = 0;
+  OpenStream(/*start_at_end=*/true);
+  auto sent = Append(5, 5);
+  StepUntilIdle();
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, DynamicPartitioningSplitsByKeyAndSendsUnparsableRecordsToErrors) {
+  config_.interval_s = 0;
+  config_.dynamic_partitioning = true;
+  config_.metadata_query = "{detector: .detector}";
+  config_.prefix = "det=!{partitionKeyFromQuery:detector}/!{timestamp:yyyy}/";
+  config_.error_prefix = "errors/!{firehose:error-output-type}/";
+  OpenStream();
+  auto sent = Append(0, 9);
+  std::vector<streamlog::AppendEntry> bad = {{.partition_key = "pk", .data = "not json"}};
+  ASSERT_TRUE(log_->AppendSync(bad).ok());
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 4u);
+  for (int d = 0; d < 3; ++d) {
+    auto lines = DeliveredLines(fmt::format("det=d{}/2023/hose-1-", d));
+    EXPECT_EQ(lines.size(), 3u) << d;
+    for (const auto& [line, n] : lines) EXPECT_NE(line.find(fmt::format("\"d{}\"", d)), std::string::npos);
+  }
+  auto errors = DeliveredLines("errors/partitioning-failed/hose-1-");
+  ASSERT_EQ(errors.size(), 1u);
+  auto j = nlohmann::json::parse(errors.begin()->first);
+  EXPECT_EQ(Base64Decode(j["rawData"].get<std::string>()).value_or(""), "not json");
+  EXPECT_NE(j["errorMessage"].get<std::string>().find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(stream_->Stats().error_records, 1u);
+  EXPECT_EQ(stream_->Stats().delivered_records, 10u);
+}
+
+TEST_F(DeliveryTest, RandomStringIsStableAcrossRedelivery) {
+  config_.interval_s = 0;
+  config_.prefix = "r/!{firehose:random-string}/";
+  config_.error_prefix = "e/!{firehose:error-output-type}/";
+  OpenStream();
+  Append(0, 3);
+  env_.FailNthRename(2);
+  stream_->Step();
+  ASSERT_EQ(store_.Contents("bucket").size(), 1u);
+  std::string key = store_.Contents("bucket").begin()->first;
+  EXPECT_EQ(key.substr(0, 2), "r/");
+  EXPECT_EQ(key.find('/', 2), 13u) << key;  // 11 characters
+  CrashAndRestart();
+  StepUntilIdle();
+  EXPECT_EQ(store_.Contents("bucket").size(), 1u);
+  EXPECT_EQ(store_.Calls(FakeOp::kPut), 2);
+}
+
+TEST_F(DeliveryTest, ManyCrashesAtRandomPointsDeliverEachRecordOnce) {
+  config_.interval_s = 0;
+  OpenStream();
+  std::vector<std::string> sent;
+  for (int round = 0; round < 20; ++round) {
+    auto more = Append(round * 7, 7);
+    sent.insert(sent.end(), more.begin(), more.end());
+    switch (round % 4) {
+      case 0: env_.FailNthRename(1); break;  // intent
+      case 1: env_.FailNthRename(2); break;  // checkpoint advance
+      case 2: store_.FailNext(FakeOp::kPut, 1, Status::IoError("x")); break;
+      default: break;
+    }
+    stream_->Step();
+    CrashAndRestart();
+  }
+  for (int i = 0; i < 20; ++i) {
+    clock_.AdvanceSeconds(1);
+    StepUntilIdle();
+  }
+  ExpectExactlyOnce(sent);
+}
+
+}  // namespace
+}  // namespace muon::delivery
