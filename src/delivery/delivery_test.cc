@@ -130,7 +130,9 @@ TEST(CompressTest, RoundTripsAndIsDeterministic) {
     auto back = Decompress(c, a);
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(*back, data);
-    if (c != Compression::kUncompressed) EXPECT_LT(a.size(), data.size() / 3);
+    if (c != Compression::kUncompressed) {
+      EXPECT_LT(a.size(), data.size() / 3);
+    }
   }
 }
 

@@ -188,6 +188,18 @@ class KinesisServiceImpl final : public KinesisService {
             Reply reply) override;
   Status EnforceRetention() override;
   std::string UsageJson() const override { return usage_.SnapshotJson(clock_->NowMillis()); }
+  Result<StreamShards> ShardsOf(std::string_view stream_name) const override {
+    std::shared_lock lock(streams_mu_);
+    auto it = streams_.find(std::string(stream_name));
+    if (it == streams_.end()) {
+      return Status::NotFound(fmt::format("stream {} does not exist", stream_name));
+    }
+    StreamShards out;
+    out.arn = it->second->arn;
+    out.incarnation = it->second->incarnation;
+    for (const auto& shard : it->second->shards) out.shards.emplace_back(shard->Id(), shard->log);
+    return out;
+  }
   size_t StreamCount() const override {
     std::shared_lock lock(streams_mu_);
     return streams_.size();

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "auth/authorizer.h"
 #include "base/clock.h"
@@ -59,6 +61,16 @@ class KinesisService {
 
   // Streams and shard counts, for metrics and the console.
   virtual size_t StreamCount() const = 0;
+
+  // A stream's shards as in-process readers see them: its ARN, incarnation
+  // and, per shard in index order, the shard id and its log. NotFound if the
+  // stream does not exist. Readers must not append to the logs.
+  struct StreamShards {
+    std::string arn;
+    uint64_t incarnation = 0;
+    std::vector<std::pair<std::string, std::shared_ptr<streamlog::ShardLog>>> shards;
+  };
+  virtual Result<StreamShards> ShardsOf(std::string_view stream_name) const = 0;
 
   // Ingest per partition key (detector) since the service opened, as the
   // usage.json document the cost planner reads (kinesis/usage.h).

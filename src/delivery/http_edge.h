@@ -1,0 +1,32 @@
+// The Firehose endpoint on the shared listener: recognises JSON 1.1 requests
+// with X-Amz-Target: Firehose_20150804.<Operation>, authenticates them with
+// SigV4 (service "firehose"), and hands them to the FirehoseService. Errors of
+// authentication come back in Firehose's JSON shape.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "auth/sigv4.h"
+#include "base/clock.h"
+#include "delivery/firehose_service.h"
+#include "http/server.h"
+
+namespace muon::delivery {
+
+inline constexpr std::string_view kTargetPrefix = "Firehose_20150804.";
+
+struct EdgeOptions {
+  std::string region;
+  // The principal ARN of an authenticated access key.
+  std::function<std::string(std::string_view access_key_id)> principal_of;
+};
+
+bool IsFirehoseRequest(const http::Request& request);
+
+// Serves one Firehose request; `service`, `store` and `clock` must outlive it.
+void ServeFirehose(FirehoseService* service, const auth::CredentialStore* store, const Clock* clock,
+                   const EdgeOptions& options, http::Request&& request, http::Responder respond);
+
+}  // namespace muon::delivery
