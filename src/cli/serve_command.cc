@@ -16,6 +16,8 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cli/commands.h"
+#include "delivery/firehose_service.h"
+#include "delivery/http_edge.h"
 #include "http/server.h"
 #include "kinesis/http_edge.h"
 #include "kinesis/service.h"
@@ -184,6 +186,35 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   edge.region = f.region;
   edge.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
 
+  // Firehose delivery streams write into the object store; without one the
+  // Firehose API is not served.
+  objectstore::ObjectStore* object_store = nullptr;
+  std::unique_ptr<streamlog::LogStore> firehose_buffers;
+  std::unique_ptr<delivery::FirehoseService> firehose;
+  if (object_store) {
+    auto buffers = streamlog::LogStore::Open(JoinPath(JoinPath(f.data_dir, "firehose"), "buffers"),
+                                             log_options, env, clock);
+    if (!buffers.ok()) {
+      log::error("opening the Firehose buffers in {}: {}", f.data_dir, buffers.status().ToString());
+      return 1;
+    }
+    firehose_buffers = std::move(buffers).value();
+    delivery::FirehoseOptions fopts;
+    fopts.region = f.region;
+    fopts.account_id = account_id;
+    auto fh = delivery::FirehoseService::Open(JoinPath(f.data_dir, "firehose"), fopts,
+                                              firehose_buffers.get(), kinesis, object_store, env,
+                                              clock, &authorizer);
+    if (!fh.ok()) {
+      log::error("opening the Firehose catalogue in {}: {}", f.data_dir, fh.status().ToString());
+      return 1;
+    }
+    firehose = std::move(fh).value();
+  }
+  delivery::EdgeOptions firehose_edge;
+  firehose_edge.region = f.region;
+  firehose_edge.principal_of = edge.principal_of;
+
   http::ServerOptions sopts;
   sopts.host = listen->first;
   sopts.port = listen->second;
@@ -191,6 +222,11 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   sopts.tls_cert_file = f.tls_cert;
   sopts.tls_key_file = f.tls_key;
   auto handler = [&](http::Request&& req, http::Responder respond) {
+    if (firehose && delivery::IsFirehoseRequest(req)) {
+      delivery::ServeFirehose(firehose.get(), &store, clock, firehose_edge, std::move(req),
+                              std::move(respond));
+      return;
+    }
     if (kinesis::IsKinesisRequest(req)) {
       kinesis::ServeKinesis(kinesis, &store, clock, edge, std::move(req), std::move(respond));
       return;
@@ -279,6 +315,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   cv.notify_all();
   housekeeping.join();
   write_usage();
+  if (firehose) firehose->Close();
+  if (firehose_buffers) firehose_buffers->Close();
   (*logs)->Close();
   log::info("stopped cleanly");
   return 0;
