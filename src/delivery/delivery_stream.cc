@@ -54,7 +54,6 @@ std::string RandomStringOf(std::string_view digest) {
 struct OutObject {
   std::string key;
   std::string data;
-  std::string content_encoding;
   uint64_t records = 0;
   uint64_t source_bytes = 0;
   uint64_t error_records = 0;
@@ -358,8 +357,9 @@ class DeliveryStreamImpl final : public DeliveryStream {
     if (!b.puts_done) {
       for (auto& o : b.objects) {
         if (o.put) continue;
+        // As on Firehose, no Content-Encoding: clients must not undo the
+        // compression on download (the key's suffix names it).
         objectstore::PutOptions po;
-        po.content_encoding = o.content_encoding;
         auto r = store_->Put(b.config.bucket, o.key, o.data, po);
         if (!r.ok()) {
           Backoff(s, r.status().WithContext(fmt::format("putting {}", o.key)));
@@ -489,8 +489,6 @@ class DeliveryStreamImpl final : public DeliveryStream {
       o.key = fmt::format("{}{}-{}-{}-{}{}", prefix, options_.name, c.version, when, UuidOf(digest),
                           CompressionSuffix(c.compression));
       MUON_RETURN_IF_ERROR(Compress(c.compression, g.data, &o.data));
-      if (c.compression == Compression::kGzip) o.content_encoding = "gzip";
-      if (c.compression == Compression::kZstd) o.content_encoding = "zstd";
       o.records = g.records;
       o.source_bytes = g.source_bytes;
       if (g.error) o.error_records = g.records;
