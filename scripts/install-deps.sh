@@ -10,6 +10,7 @@ want=(
   libboost1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev libpugixml-dev
   libsoci-dev libsqlite3-dev libpq-dev libzstd-dev zlib1g-dev liboath-dev libsodium-dev
   libqrencode-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libxxhash-dev
+  libdeflate-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl
 )

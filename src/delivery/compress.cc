@@ -1,5 +1,6 @@
 #include "delivery/compress.h"
 
+#include <libdeflate.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -12,49 +13,57 @@ namespace {
 constexpr int kGzipLevel = 1;
 constexpr int kZstdLevel = 1;
 
-Status Gzip(std::string_view data, std::string* out) {
-  z_stream z{};
-  if (deflateInit2(&z, kGzipLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Status::Internal("deflateInit2 failed");
-  }
-  size_t base = out->size();
-  out->resize(base + deflateBound(&z, data.size()) + 32);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out->data() + base);
-  z.avail_out = static_cast<uInt>(out->size() - base);
-  int rc = deflate(&z, Z_FINISH);
-  size_t written = z.total_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return Status::Internal(fmt::format("deflate failed ({})", rc));
-  out->resize(base + written);
-  return Status::Ok();
-}
-
 }  // namespace
 
-Status Compress(Compression format, std::string_view data, std::string* out) {
+struct Compressor::State {
+  libdeflate_compressor* gzip = nullptr;
+  ZSTD_CCtx* zstd = nullptr;
+  ~State() {
+    if (gzip) libdeflate_free_compressor(gzip);
+    if (zstd) ZSTD_freeCCtx(zstd);
+  }
+};
+
+Compressor::Compressor() : state_(std::make_unique<State>()) {}
+Compressor::~Compressor() = default;
+
+Status Compressor::Compress(Compression format, std::string_view data, std::string* out) {
   switch (format) {
     case Compression::kUncompressed:
-      out->append(data);
+      out->assign(data);
       return Status::Ok();
-    case Compression::kGzip:
-      // zlib's counters are 32-bit; objects are at most 128 MiB plus framing.
-      if (data.size() > (1ull << 31)) return Status::InvalidArgument("object too large to gzip");
-      return Gzip(data, out);
+    case Compression::kGzip: {
+      if (!state_->gzip) state_->gzip = libdeflate_alloc_compressor(kGzipLevel);
+      if (!state_->gzip) return Status::Internal("libdeflate_alloc_compressor failed");
+      out->resize(libdeflate_gzip_compress_bound(state_->gzip, data.size()));
+      size_t n = libdeflate_gzip_compress(state_->gzip, data.data(), data.size(), out->data(),
+                                          out->size());
+      if (n == 0) return Status::Internal("libdeflate_gzip_compress: output buffer too small");
+      out->resize(n);
+      return Status::Ok();
+    }
     case Compression::kZstd: {
-      size_t base = out->size();
-      out->resize(base + ZSTD_compressBound(data.size()));
-      size_t n = ZSTD_compress(out->data() + base, out->size() - base, data.data(), data.size(),
-                               kZstdLevel);
+      if (!state_->zstd) state_->zstd = ZSTD_createCCtx();
+      if (!state_->zstd) return Status::Internal("ZSTD_createCCtx failed");
+      out->resize(ZSTD_compressBound(data.size()));
+      size_t n = ZSTD_compressCCtx(state_->zstd, out->data(), out->size(), data.data(),
+                                   data.size(), kZstdLevel);
       if (ZSTD_isError(n)) {
         return Status::Internal(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
       }
-      out->resize(base + n);
+      out->resize(n);
       return Status::Ok();
     }
   }
   return Status::Internal("unknown compression");
+}
+
+Status Compress(Compression format, std::string_view data, std::string* out) {
+  Compressor c;
+  std::string tmp;
+  MUON_RETURN_IF_ERROR(c.Compress(format, data, &tmp));
+  out->append(tmp);
+  return Status::Ok();
 }
 
 Result<std::string> Decompress(Compression format, std::string_view data) {

@@ -50,6 +50,29 @@ std::string RandomStringOf(std::string_view digest) {
   return out;
 }
 
+// Records read from a source: their data back to back in one buffer (reused
+// from batch to batch) and where each one starts.
+struct Records {
+  struct Meta {
+    uint64_t seq = 0;
+    int64_t arrival_ms = 0;
+    size_t offset = 0;
+    size_t size = 0;
+  };
+  std::string data;
+  std::vector<Meta> metas;
+
+  bool empty() const { return metas.empty(); }
+  size_t size() const { return metas.size(); }
+  std::string_view Data(size_t i) const {
+    return std::string_view(data).substr(metas[i].offset, metas[i].size);
+  }
+  void Add(const streamlog::Record& r) {
+    metas.push_back({r.seq, r.arrival_ms, data.size(), r.data.size()});
+    data += r.data;
+  }
+};
+
 // One object of a batch, built and waiting to be put.
 struct OutObject {
   std::string key;
@@ -64,7 +87,8 @@ struct Batch {
   uint64_t from = 0;
   uint64_t to = 0;
   DestinationConfig config;
-  std::vector<streamlog::Record> records;
+  Records records;              // released once the objects are built
+  int64_t last_arrival_ms = 0;             // of the batch's newest record
   bool records_loaded = false;  // false after a restart until re-read
   bool intent_written = false;
   std::vector<OutObject> objects;
@@ -77,11 +101,12 @@ struct ShardState {
   std::string checkpoint_path;
   uint64_t delivered = 0;  // first seq not delivered
   uint64_t next_read = 0;  // first seq not in the buffer or batch
-  std::vector<streamlog::Record> buffer;
-  size_t buffer_bytes = 0;
+  Records buffer;
   std::optional<Batch> batch;
   int attempts = 0;
   int64_t next_attempt_mono = 0;
+  Compressor compressor;
+  std::vector<std::string> pool;  // spare object buffers, largest first
   // Published for Stats (read on other threads).
   std::atomic<uint64_t> delivered_pub{0};
   std::atomic<int64_t> oldest_ms_pub{0};  // oldest undelivered arrival we hold, 0 if none
@@ -155,9 +180,13 @@ class DeliveryStreamImpl final : public DeliveryStream {
 
   void Start() override {
     std::lock_guard lock(thread_mu_);
-    if (thread_.joinable()) return;
+    if (!threads_.empty()) return;
     stopping_ = false;
-    thread_ = std::thread([this] { Run(); });
+    // Shards are independent, so up to one worker per core delivers them in
+    // parallel (compression is the cost); worker w owns shards w, w+n, ...
+    size_t n = std::min<size_t>(shards_.size(),
+                                std::max(1u, std::thread::hardware_concurrency()));
+    for (size_t w = 0; w < n; ++w) threads_.emplace_back([this, w, n] { Run(w, n); });
   }
 
   void Stop() override {
@@ -166,13 +195,14 @@ class DeliveryStreamImpl final : public DeliveryStream {
       stopping_ = true;
     }
     thread_cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
   }
 
   void Wake() override {
     {
       std::lock_guard lock(thread_mu_);
-      woken_ = true;
+      ++wake_epoch_;
     }
     thread_cv_.notify_all();
   }
@@ -203,15 +233,19 @@ class DeliveryStreamImpl final : public DeliveryStream {
   }
 
  private:
-  void Run() {
+  void Run(size_t worker, size_t workers) {
+    uint64_t seen_epoch = 0;
     while (true) {
-      bool worked = Step();
+      bool worked = false;
+      for (size_t i = worker; i < shards_.size(); i += workers) worked |= StepShard(*shards_[i]);
+      if (worker == 0 && m_lag_) m_lag_->Set(LagMs());
       std::unique_lock lock(thread_mu_);
       if (stopping_) return;
       if (worked) continue;
       // Real time only paces polling; what is due is decided by clock_.
-      thread_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping_ || woken_; });
-      woken_ = false;
+      thread_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                          [&] { return stopping_ || wake_epoch_ != seen_epoch; });
+      seen_epoch = wake_epoch_;
       if (stopping_) return;
     }
   }
@@ -272,28 +306,41 @@ class DeliveryStreamImpl final : public DeliveryStream {
     DestinationConfig config = Destination();
     const size_t limit = static_cast<size_t>(config.size_mib) << 20;
     bool worked = false;
+    bool caught_up = false;  // read everything the log held
     size_t read_now = 0;
-    while (s.buffer_bytes < limit && read_now < options_.max_read_bytes_per_step) {
-      size_t want = std::min(limit - s.buffer_bytes, options_.max_read_bytes_per_step - read_now);
-      auto r = s.src.log->Read(s.next_read, 100'000, want);
+    if (s.buffer.data.capacity() == 0) {
+      s.buffer.data = TakeBuffer(s);
+      s.buffer.data.reserve(limit);
+    }
+    while (s.buffer.data.size() < limit && read_now < options_.max_read_bytes_per_step) {
+      size_t want =
+          std::min(limit - s.buffer.data.size(), options_.max_read_bytes_per_step - read_now);
+      // Reads of at most 1 MiB keep the log's read buffers small and reused.
+      auto r = s.src.log->Read(s.next_read, 100'000, std::min<size_t>(want, 1u << 20));
       if (!r.ok()) {
         SetError(r.status(), s);
+        caught_up = true;
         break;
       }
-      if (r->records.empty()) break;
+      if (r->records.empty()) {
+        caught_up = true;
+        break;
+      }
       for (auto& rec : r->records) {
         if (s.buffer.empty()) s.oldest_ms_pub = std::max<int64_t>(rec.arrival_ms, 1);
-        s.buffer_bytes += rec.data.size();
         read_now += rec.data.size();
-        s.buffer.push_back(std::move(rec));
+        s.buffer.Add(rec);
       }
       s.next_read = r->next_seq;
       worked = true;
     }
     if (s.buffer.empty()) return worked;
-    bool due = s.buffer_bytes >= limit ||
-               clock_->NowMillis() - s.buffer.front().arrival_ms >=
-                   static_cast<int64_t>(config.interval_s) * 1000;
+    // A backlog (more records than one Step reads) fills the buffer up to the
+    // size hint before the interval may cut it, so catching up writes full
+    // objects rather than one per Step.
+    bool due = s.buffer.data.size() >= limit ||
+               (caught_up && clock_->NowMillis() - s.buffer.metas.front().arrival_ms >=
+                                 static_cast<int64_t>(config.interval_s) * 1000);
     if (!due) return worked;
     Batch b;
     b.from = s.delivered;
@@ -301,8 +348,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
     b.config = std::move(config);
     b.records = std::move(s.buffer);
     b.records_loaded = true;
-    s.buffer.clear();
-    s.buffer_bytes = 0;
+    s.buffer = Records{};
     s.batch = std::move(b);
     Deliver(s);
     return true;
@@ -311,23 +357,26 @@ class DeliveryStreamImpl final : public DeliveryStream {
   // Re-reads a recorded batch's records after a restart.
   Status LoadBatch(ShardState& s) {
     Batch& b = *s.batch;
-    b.records.clear();
+    b.records = Records{};
+    b.records.data = TakeBuffer(s);
     uint64_t seq = b.from;
     while (seq < b.to) {
       MUON_ASSIGN_OR_RETURN(streamlog::ReadResult r, s.src.log->Read(seq, 100'000, 64u << 20));
       if (r.records.empty()) break;
       for (auto& rec : r.records) {
         if (rec.seq >= b.to) break;
-        b.records.push_back(std::move(rec));
+        b.records.Add(rec);
       }
       seq = r.next_seq;
     }
-    if (!b.records.empty() && b.records.front().seq > b.from) {
+    if (!b.records.empty() && b.records.metas.front().seq > b.from) {
       log::warn("firehose {}: records {}..{} of {} were trimmed from the source before delivery",
-                options_.name, b.from, b.records.front().seq - 1, s.src.id);
+                options_.name, b.from, b.records.metas.front().seq - 1, s.src.id);
     }
     b.records_loaded = true;
-    if (!b.records.empty()) s.oldest_ms_pub = std::max<int64_t>(b.records.front().arrival_ms, 1);
+    if (!b.records.empty()) {
+      s.oldest_ms_pub = std::max<int64_t>(b.records.metas.front().arrival_ms, 1);
+    }
     return Status::Ok();
   }
 
@@ -347,7 +396,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
       }
     }
     if (!b.built) {
-      if (Status st = Build(s.src.id, b); !st.ok()) {
+      if (Status st = Build(s, b); !st.ok()) {
         // Only a bug or an impossible configuration gets here; keep the data.
         Backoff(s, st.WithContext("building objects"));
         return true;
@@ -381,7 +430,8 @@ class DeliveryStreamImpl final : public DeliveryStream {
     }
     s.attempts = 0;
     s.delivered_pub = s.delivered;
-    s.oldest_ms_pub = s.buffer.empty() ? 0 : std::max<int64_t>(s.buffer.front().arrival_ms, 1);
+    s.oldest_ms_pub =
+        s.buffer.empty() ? 0 : std::max<int64_t>(s.buffer.metas.front().arrival_ms, 1);
     uint64_t recs = 0, bytes = 0, errors = 0;
     for (const auto& o : done->objects) {
       recs += o.records;
@@ -399,8 +449,9 @@ class DeliveryStreamImpl final : public DeliveryStream {
       m_errors_->Add(errors);
     }
     ClearError();
-    if (s.src.trim_delivered && !done->records.empty()) {
-      if (Status st = s.src.log->TrimBefore(done->records.back().arrival_ms); !st.ok()) {
+    for (auto& o : done->objects) ReturnBuffer(s, std::move(o.data));
+    if (s.src.trim_delivered && done->last_arrival_ms > 0) {
+      if (Status st = s.src.log->TrimBefore(done->last_arrival_ms); !st.ok()) {
         log::warn("firehose {}: trimming delivered records: {}", options_.name, st.ToString());
       }
     }
@@ -409,7 +460,8 @@ class DeliveryStreamImpl final : public DeliveryStream {
 
   // Groups the batch's records by partition, then names and compresses one
   // object per group. Deterministic in (options_, shard id, batch).
-  Status Build(const std::string& shard_id, Batch& b) {
+  Status Build(ShardState& s, Batch& b) {
+    const std::string& shard_id = s.src.id;
     const DestinationConfig& c = b.config;
     std::optional<MetadataQuery> query;
     std::vector<std::string> keys;
@@ -424,18 +476,21 @@ class DeliveryStreamImpl final : public DeliveryStream {
       bool error = false;
       std::map<std::string, std::string> partition;
       int64_t first_arrival_ms = 0;
-      std::string data;
-      uint64_t records = 0;
+      std::vector<uint32_t> members;  // record indices, in seq order
+      size_t bytes = 0;               // object size before compression
       uint64_t source_bytes = 0;
+      std::string error_lines;        // the error group's JSON lines
     };
-    std::map<std::string, Group> groups;  // by partition; "" holds errors, others start with '='
-    for (const auto& rec : b.records) {
+    // By partition; "" holds the errors, every other key starts with '='.
+    std::map<std::string, Group> groups;
+    for (uint32_t i = 0; i < b.records.size(); ++i) {
+      const Records::Meta& rec = b.records.metas[i];
+      const std::string_view data = b.records.Data(i);
       std::string group_key = "=";
-      Group* g = nullptr;
       std::string reason;
       std::map<std::string, std::string> partition;
       if (query) {
-        auto values = query->Evaluate(rec.data);
+        auto values = query->Evaluate(data);
         if (!values.ok()) {
           reason = values.status().message();
         } else {
@@ -443,11 +498,16 @@ class DeliveryStreamImpl final : public DeliveryStream {
           for (const auto& [k, v] : partition) group_key += fmt::format("{}={}\x1f", k, v);
         }
       }
-      if (!reason.empty()) {
-        g = &groups[""];
-        g->error = true;
-        if (g->records == 0) g->first_arrival_ms = rec.arrival_ms;
-        JsonWriter w(&g->data);
+      Group& g = groups[reason.empty() ? group_key : std::string()];
+      if (g.members.empty()) {
+        g.first_arrival_ms = rec.arrival_ms;
+        g.partition = std::move(partition);
+        g.error = !reason.empty();
+      }
+      g.members.push_back(i);
+      g.source_bytes += data.size();
+      if (g.error) {
+        JsonWriter w(&g.error_lines);
         w.BeginObject();
         w.Key("attemptsMade");
         w.Int(1);
@@ -458,20 +518,12 @@ class DeliveryStreamImpl final : public DeliveryStream {
         w.Key("errorMessage");
         w.String(reason);
         w.Key("rawData");
-        w.Base64String(rec.data);
+        w.Base64String(data);
         w.EndObject();
-        g->data.push_back('\n');
+        g.error_lines.push_back('\n');
       } else {
-        g = &groups[group_key];
-        if (g->records == 0) {
-          g->first_arrival_ms = rec.arrival_ms;
-          g->partition = std::move(partition);
-        }
-        g->data += rec.data;
-        if (c.append_delimiter) g->data.push_back('\n');
+        g.bytes += data.size() + (c.append_delimiter ? 1 : 0);
       }
-      ++g->records;
-      g->source_bytes += rec.data.size();
     }
     b.objects.clear();
     for (auto& [group_key, g] : groups) {
@@ -484,17 +536,59 @@ class DeliveryStreamImpl final : public DeliveryStream {
       v.partition_keys = g.partition;
       if (g.error) v.error_output_type = std::string(kPartitioningFailed);
       std::string prefix = g.error ? prefixes.error.Expand(v) : prefixes.success.Expand(v);
-      MUON_ASSIGN_OR_RETURN(std::string when, FormatTimestamp("yyyy-MM-dd-HH-mm-ss", g.first_arrival_ms));
+      MUON_ASSIGN_OR_RETURN(std::string when,
+                            FormatTimestamp("yyyy-MM-dd-HH-mm-ss", g.first_arrival_ms));
       OutObject o;
-      o.key = fmt::format("{}{}-{}-{}-{}{}", prefix, options_.name, c.version, when, UuidOf(digest),
-                          CompressionSuffix(c.compression));
-      MUON_RETURN_IF_ERROR(Compress(c.compression, g.data, &o.data));
-      o.records = g.records;
+      o.key = fmt::format("{}{}-{}-{}-{}{}", prefix, options_.name, c.version, when,
+                          UuidOf(digest), CompressionSuffix(c.compression));
+      // The object's bytes before compression: the batch buffer itself when
+      // it is exactly that (one partition, no delimiter), else assembled.
+      std::string plain;
+      std::string_view content;
+      if (g.error) {
+        plain = std::move(g.error_lines);
+        content = plain;
+      } else if (!c.append_delimiter && g.members.size() == b.records.size()) {
+        content = b.records.data;
+      } else {
+        plain = TakeBuffer(s);
+        plain.reserve(g.bytes);
+        for (uint32_t i : g.members) {
+          plain += b.records.Data(i);
+          if (c.append_delimiter) plain.push_back('\n');
+        }
+        content = plain;
+      }
+      o.data = TakeBuffer(s);
+      MUON_RETURN_IF_ERROR(s.compressor.Compress(c.compression, content, &o.data));
+      ReturnBuffer(s, std::move(plain));
+      o.records = g.members.size();
       o.source_bytes = g.source_bytes;
-      if (g.error) o.error_records = g.records;
+      if (g.error) o.error_records = g.members.size();
       b.objects.push_back(std::move(o));
     }
+    // The objects hold the data now; keep only what the checkpoint needs.
+    if (!b.records.empty()) b.last_arrival_ms = b.records.metas.back().arrival_ms;
+    ReturnBuffer(s, std::move(b.records.data));
+    b.records = Records{};
     return Status::Ok();
+  }
+
+  // Large buffers are reused from batch to batch: a fresh 100 MiB string costs
+  // more in page faults than filling it does.
+  static std::string TakeBuffer(ShardState& s) {
+    if (s.pool.empty()) return {};
+    std::string b = std::move(s.pool.back());
+    s.pool.pop_back();
+    b.clear();
+    return b;
+  }
+  static void ReturnBuffer(ShardState& s, std::string b) {
+    if (b.capacity() < (1u << 20)) return;
+    s.pool.push_back(std::move(b));
+    std::sort(s.pool.begin(), s.pool.end(),
+              [](const std::string& x, const std::string& y) { return x.capacity() > y.capacity(); });
+    if (s.pool.size() > 4) s.pool.pop_back();
   }
 
   const DeliveryStreamOptions options_;
@@ -514,9 +608,9 @@ class DeliveryStreamImpl final : public DeliveryStream {
 
   std::mutex thread_mu_;
   std::condition_variable thread_cv_;
-  bool stopping_ = false;  // guarded by thread_mu_
-  bool woken_ = false;     // guarded by thread_mu_
-  std::thread thread_;
+  bool stopping_ = false;     // guarded by thread_mu_
+  uint64_t wake_epoch_ = 0;   // guarded by thread_mu_
+  std::vector<std::thread> threads_;  // guarded by thread_mu_
 
   Counter* m_records_ = nullptr;
   Counter* m_bytes_ = nullptr;

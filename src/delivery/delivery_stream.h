@@ -28,9 +28,11 @@
 // plus ".gz" or ".zst", the time being the arrival time (UTC) of the object's
 // oldest record and <id> a UUID-shaped hash of the range and partition.
 //
-// Thread safety: Step is called from one thread at a time (the background
-// thread after Start, or a test); Stats, UpdateDestination and Wake may be
-// called from any thread.
+// Threads: after Start, up to one worker per core delivers the shards (worker
+// w owns shards w, w+n, ...), each with its own buffers and compressor.
+// Thread safety: Step is called from one thread at a time and never while
+// started (tests drive Step themselves); Stats, UpdateDestination and Wake
+// may be called from any thread.
 #pragma once
 
 #include <cstdint>
@@ -101,8 +103,8 @@ class DeliveryStream {
   // true if it read or delivered anything.
   virtual bool Step() = 0;
 
-  // Runs Step on a background thread until Stop (which waits for the pass
-  // under way). Wake shortens the wait after new records arrive.
+  // Runs delivery on background workers until Stop (which waits for the
+  // passes under way). Wake shortens their wait after new records arrive.
   virtual void Start() = 0;
   virtual void Stop() = 0;
   virtual void Wake() = 0;
