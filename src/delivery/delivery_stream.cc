@@ -588,7 +588,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
     s.pool.push_back(std::move(b));
     std::sort(s.pool.begin(), s.pool.end(),
               [](const std::string& x, const std::string& y) { return x.capacity() > y.capacity(); });
-    if (s.pool.size() > 4) s.pool.pop_back();
+    if (s.pool.size() > 2) s.pool.pop_back();
   }
 
   const DeliveryStreamOptions options_;

@@ -183,7 +183,7 @@ class DeliveryTest : public ::testing::Test {
     log_ = *l;
   }
 
-  void OpenStream(bool start_at_end = false) {
+  void OpenStream(bool start_at_end = false, size_t max_read_bytes_per_step = 8u << 20) {
     stream_.reset();
     DeliveryStreamOptions o;
     o.name = "hose";
@@ -191,6 +191,7 @@ class DeliveryTest : public ::testing::Test {
     o.state_dir = "/data/firehose/hose";
     o.start_at_end = start_at_end;
     o.metrics = false;
+    o.max_read_bytes_per_step = max_read_bytes_per_step;
     auto d = DeliveryStream::Open(o, config_, {{"shardId-000000000000", log_, false}}, &store_,
                                   &env_, &clock_);
     ASSERT_TRUE(d.ok()) << d.status().ToString();
@@ -303,6 +304,17 @@ TEST_F(DeliveryTest, SizeHintCutsObjectsBeforeTheInterval) {
   clock_.AdvanceSeconds(60);
   StepUntilIdle();
   EXPECT_EQ(store_.Contents("bucket").size(), 3u);
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, BacklogFillsObjectsToTheSizeHint) {
+  auto sent = Append(0, 2000, 1000);  // ~1.9 MiB waiting before delivery starts
+  clock_.AdvanceSeconds(3600);        // long past the interval
+  OpenStream(false, 64 << 10);        // but each Step reads only 64 KiB
+  StepUntilIdle();
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 2u);  // one full MiB, then the rest once caught up
+  EXPECT_GE(contents.begin()->second.size(), 1u << 20);
   ExpectExactlyOnce(sent);
 }
 
