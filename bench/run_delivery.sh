@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Ingest and delivery together: `muonpipe serve` takes Kinesis PutRecords from
+# bench/kinesis_load (1 KiB records, durable) while a Kinesis-sourced delivery
+# stream turns the stream into compressed objects in the local object store.
+# Reports, per compression: ingest records/s (kinesis_load), records delivered
+# during the load window, and how long delivery needs after the load stops to
+# hold every acknowledged record. Results go to bench/RESULTS.md.
+#
+#   MUONPIPE_BIN=build/muonpipe LOAD_BIN=build/bench/kinesis_load bench/run_delivery.sh
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+MUONPIPE=${MUONPIPE_BIN:-$REPO/build/muonpipe}
+LOAD=${LOAD_BIN:-$REPO/build/bench/kinesis_load}
+SHARDS=${SHARDS:-4}
+CONNECTIONS=${CONNECTIONS:-8}
+SECONDS_LOAD=${SECONDS_LOAD:-20}
+COMPRESSIONS=${COMPRESSIONS:-"GZIP ZSTD"}
+BUFFER_MIB=${BUFFER_MIB:-64}
+OUT=${OUT:-$(mktemp -d /tmp/delivery-bench.XXXXXX)}
+mkdir -p "$OUT"
+
+SERVER_PID=
+DATA=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ -n "$DATA" ]; then rm -rf "$DATA"; fi
+}
+trap cleanup EXIT
+
+delivered() {  # delivered() NAME: the delivery stream's delivered-records counter
+  curl -s "$ENDPOINT/_muonpipe/metrics" |
+    awk -v n="$1" '$1 == "muonpipe_firehose_delivered_records_total{delivery_stream=\"" n "\"}" {print $2}'
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt"
+echo "muonpipe: $(git -C "$REPO" rev-parse --short HEAD)" | tee -a "$OUT/machine.txt"
+
+for COMP in $COMPRESSIONS; do
+  DATA=$(mktemp -d /tmp/muonpipe-delivery-bench.XXXXXX)
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  ENDPOINT=http://127.0.0.1:$PORT
+  "$MUONPIPE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
+    >"$OUT/muonpipe-$COMP.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do curl -sf "$ENDPOINT/_muonpipe/health" >/dev/null && break; sleep 0.1; done
+  NAME=pipe-$(echo "$COMP" | tr 'A-Z' 'a-z')
+  python3 - "$ENDPOINT" "$DATA/admin-credentials" "$SHARDS" "$COMP" "$NAME" "$BUFFER_MIB" <<'PY'
+import configparser, sys, time, boto3
+endpoint, creds, shards, comp, name, buf = sys.argv[1:]
+c = configparser.ConfigParser(); c.read(creds)
+kw = dict(endpoint_url=endpoint, region_name="ap-southeast-2",
+          aws_access_key_id=c["default"]["aws_access_key_id"],
+          aws_secret_access_key=c["default"]["aws_secret_access_key"])
+k, s3, fh = boto3.client("kinesis", **kw), boto3.client("s3", **kw), boto3.client("firehose", **kw)
+k.create_stream(StreamName="pipe", ShardCount=int(shards))
+k.get_waiter("stream_exists").wait(StreamName="pipe")
+s3.create_bucket(Bucket="bench", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
+arn = k.describe_stream_summary(StreamName="pipe")["StreamDescriptionSummary"]["StreamARN"]
+fh.create_delivery_stream(
+    DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+    KinesisStreamSourceConfiguration={"KinesisStreamARN": arn, "RoleARN": "arn:aws:iam::000000000000:role/r"},
+    ExtendedS3DestinationConfiguration={
+        "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::bench",
+        "BufferingHints": {"SizeInMBs": int(buf), "IntervalInSeconds": 1}, "CompressionFormat": comp})
+PY
+  START=$(date +%s.%N)
+  "$LOAD" --endpoint "$ENDPOINT" --credentials "$DATA/admin-credentials" --server-pid "$SERVER_PID" \
+    --label "ingest with $COMP delivery" --json --mode batch --connections "$CONNECTIONS" \
+    --duration "$SECONDS_LOAD" --warmup 0 --batch 500 --size 1024 --stream pipe >"$OUT/load-$COMP.json"
+  LOAD_END=$(date +%s.%N)
+  AT_LOAD_END=$(delivered "$NAME")
+  ACCEPTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_accepted"])' "$OUT/load-$COMP.json")
+  while [ "$(delivered "$NAME")" -lt "$ACCEPTED" ]; do sleep 0.05; done
+  DONE=$(date +%s.%N)
+  python3 - "$OUT/load-$COMP.json" "$START" "$LOAD_END" "$DONE" "$AT_LOAD_END" "$ACCEPTED" "$COMP" <<'PY' | tee -a "$OUT/results.jsonl"
+import json, sys
+load = json.load(open(sys.argv[1]))
+start, load_end, done = map(float, sys.argv[2:5])
+at_end, accepted, comp = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+print(json.dumps({
+    "compression": comp, "ingest_records_per_s": round(load["records_per_s"]),
+    "records_accepted": accepted, "load_seconds": round(load_end - start, 2),
+    "delivered_during_load": at_end,
+    "delivered_per_s_during_load": round(at_end / (load_end - start)),
+    "catch_up_seconds_after_load": round(done - load_end, 2),
+    "end_to_end_records_per_s": round(accepted / (done - start)),
+    "max_server_rss_mib": load.get("max_server_rss_mib")}))
+PY
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  rm -rf "$DATA"; DATA=
+done
