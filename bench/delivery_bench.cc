@@ -170,7 +170,7 @@ int Run(const Options& o) {
       o.compression, o.payload, o.store, st.delivered_records, o.size, o.shards, o.buffer_mib,
       secs, static_cast<double>(st.delivered_records) / secs, static_cast<double>(bytes) / secs / 1e6,
       st.delivered_objects, stored, static_cast<double>(stored) / static_cast<double>(bytes),
-      static_cast<double>(o.records) / fill_s, st.retries);
+      o.reuse ? 0.0 : static_cast<double>(o.records) / fill_s, st.retries);
   return 0;
 }
 

@@ -4,7 +4,8 @@
 # stream turns the stream into compressed objects in the local object store.
 # Reports, per compression: ingest records/s (kinesis_load), records delivered
 # during the load window, and how long delivery needs after the load stops to
-# hold every acknowledged record. Results go to bench/RESULTS.md.
+# hold every acknowledged record. COMPRESSIONS may include NONE: ingest alone,
+# no delivery stream, for comparison. Results go to bench/RESULTS.md.
 #
 #   MUONPIPE_BIN=build/muonpipe LOAD_BIN=build/bench/kinesis_load bench/run_delivery.sh
 set -euo pipefail
@@ -60,7 +61,7 @@ k.create_stream(StreamName="pipe", ShardCount=int(shards))
 k.get_waiter("stream_exists").wait(StreamName="pipe")
 s3.create_bucket(Bucket="bench", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
 arn = k.describe_stream_summary(StreamName="pipe")["StreamDescriptionSummary"]["StreamARN"]
-fh.create_delivery_stream(
+if comp != "NONE": fh.create_delivery_stream(
     DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
     KinesisStreamSourceConfiguration={"KinesisStreamARN": arn, "RoleARN": "arn:aws:iam::000000000000:role/r"},
     ExtendedS3DestinationConfiguration={
@@ -72,9 +73,13 @@ PY
     --label "ingest with $COMP delivery" --json --mode batch --connections "$CONNECTIONS" \
     --duration "$SECONDS_LOAD" --warmup 0 --batch 500 --size 1024 --stream pipe >"$OUT/load-$COMP.json"
   LOAD_END=$(date +%s.%N)
-  AT_LOAD_END=$(delivered "$NAME")
   ACCEPTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_accepted"])' "$OUT/load-$COMP.json")
-  while [ "$(delivered "$NAME")" -lt "$ACCEPTED" ]; do sleep 0.05; done
+  if [ "$COMP" = NONE ]; then
+    AT_LOAD_END=0
+  else
+    AT_LOAD_END=$(delivered "$NAME")
+    while [ "$(delivered "$NAME")" -lt "$ACCEPTED" ]; do sleep 0.05; done
+  fi
   DONE=$(date +%s.%N)
   python3 - "$OUT/load-$COMP.json" "$START" "$LOAD_END" "$DONE" "$AT_LOAD_END" "$ACCEPTED" "$COMP" <<'PY' | tee -a "$OUT/results.jsonl"
 import json, sys
