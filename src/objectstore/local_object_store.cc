@@ -1,0 +1,1027 @@
+// LocalObjectStore. Layout and file format: local_object_store.h.
+//
+// Invariants:
+// - objects/<name> only ever appears by rename of a complete, fdatasynced
+//   temp file, so every object file on disk is whole.
+// - Disk changes to a bucket's objects/ (rename, remove) happen under the
+//   bucket's mutex and take a generation number from it, in disk order. The
+//   index applies a change after the directory fsync that makes it durable,
+//   and only when its generation is newer than the entry's, so the index ends
+//   in the order the disk did. Deleted keys stay as tombstones (meta == null)
+//   while changes are in flight, so an older put cannot resurrect them.
+#include "objectstore/local_object_store.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/log.h"
+
+namespace muon::objectstore {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kMagic[8] = {'M', 'U', 'O', 'N', 'O', 'B', 'J', '1'};
+constexpr size_t kHeaderSize = 16;
+constexpr size_t kCopyChunk = 1 << 20;
+
+std::string Hex(const unsigned char* p, size_t n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[p[i] >> 4];
+    out[2 * i + 1] = kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+std::string Digest(const EVP_MD* md, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string HexOf(std::string_view raw) {
+  return Hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+std::optional<std::string> Unhex(std::string_view hex) {
+  if (hex.size() % 2) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = val(hex[2 * i]), lo = val(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+// Checksum algorithm names as stored in metadata (S3's names).
+constexpr std::pair<ChecksumAlgorithm, const char*> kChecksumNames[] = {
+    {ChecksumAlgorithm::kCrc32, "CRC32"},         {ChecksumAlgorithm::kCrc32c, "CRC32C"},
+    {ChecksumAlgorithm::kCrc64Nvme, "CRC64NVME"}, {ChecksumAlgorithm::kSha1, "SHA1"},
+    {ChecksumAlgorithm::kSha256, "SHA256"},
+};
+
+json ChecksumsToJson(const std::map<ChecksumAlgorithm, std::string>& checksums) {
+  json j = json::object();
+  for (const auto& [alg, value] : checksums) {
+    for (const auto& [a, name] : kChecksumNames) {
+      if (a == alg) j[name] = value;
+    }
+  }
+  return j;
+}
+
+std::map<ChecksumAlgorithm, std::string> ChecksumsFromJson(const json& j) {
+  std::map<ChecksumAlgorithm, std::string> out;
+  if (!j.is_object()) return out;
+  for (const auto& [a, name] : kChecksumNames) {
+    if (j.contains(name) && j[name].is_string()) out[a] = j[name].get<std::string>();
+  }
+  return out;
+}
+
+json OptionsToJson(const PutOptions& o) {
+  json j;
+  j["content_type"] = o.content_type;
+  j["content_encoding"] = o.content_encoding;
+  j["content_disposition"] = o.content_disposition;
+  j["cache_control"] = o.cache_control;
+  j["user_metadata"] = o.user_metadata;
+  j["checksums"] = ChecksumsToJson(o.checksums);
+  return j;
+}
+
+std::string Str(const json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t Int(const json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+std::map<std::string, std::string> StrMap(const json& j, const char* name) {
+  std::map<std::string, std::string> out;
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_object()) return out;
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+PutOptions OptionsFromJson(const json& j) {
+  PutOptions o;
+  o.content_type = Str(j, "content_type");
+  o.content_encoding = Str(j, "content_encoding");
+  o.content_disposition = Str(j, "content_disposition");
+  o.cache_control = Str(j, "cache_control");
+  o.user_metadata = StrMap(j, "user_metadata");
+  if (j.contains("checksums")) o.checksums = ChecksumsFromJson(j["checksums"]);
+  return o;
+}
+
+json MetaToJson(const ObjectMeta& m) {
+  json j;
+  j["key"] = m.key;
+  j["size"] = m.size;
+  j["etag"] = m.etag;
+  j["content_type"] = m.content_type;
+  j["content_encoding"] = m.content_encoding;
+  j["content_disposition"] = m.content_disposition;
+  j["cache_control"] = m.cache_control;
+  j["user_metadata"] = m.user_metadata;
+  j["checksums"] = ChecksumsToJson(m.checksums);
+  j["last_modified_ms"] = m.last_modified_ms;
+  if (!m.part_sizes.empty()) j["part_sizes"] = m.part_sizes;
+  return j;
+}
+
+ObjectMeta MetaFromJson(const json& j) {
+  ObjectMeta m;
+  m.key = Str(j, "key");
+  if (auto it = j.find("size"); it != j.end() && it->is_number_unsigned()) m.size = it->get<uint64_t>();
+  m.etag = Str(j, "etag");
+  m.content_type = Str(j, "content_type");
+  m.content_encoding = Str(j, "content_encoding");
+  m.content_disposition = Str(j, "content_disposition");
+  m.cache_control = Str(j, "cache_control");
+  m.user_metadata = StrMap(j, "user_metadata");
+  if (j.contains("checksums")) m.checksums = ChecksumsFromJson(j["checksums"]);
+  m.last_modified_ms = Int(j, "last_modified_ms");
+  if (auto it = j.find("part_sizes"); it != j.end() && it->is_array()) {
+    for (const auto& v : *it) {
+      if (v.is_number_unsigned()) m.part_sizes.push_back(v.get<uint64_t>());
+    }
+  }
+  return m;
+}
+
+std::string Dump(const json& j) {
+  // Header values from clients may hold bytes that are not UTF-8; keep going.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// Header + metadata of an object file.
+std::string EncodeHead(const json& meta) {
+  std::string m = Dump(meta);
+  std::string out(kMagic, sizeof(kMagic));
+  PutU32(&out, static_cast<uint32_t>(m.size()));
+  PutU32(&out, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(m.data()), m.size())));
+  out += m;
+  return out;
+}
+
+// Parses the head at the start of `buf`. Returns the metadata and sets
+// *data_offset; NotFound-free: Corruption when the head is bad, OutOfRange
+// when `buf` is too short to hold it (read more).
+Result<json> DecodeHead(std::string_view buf, size_t* data_offset) {
+  if (buf.size() < kHeaderSize) return Status::OutOfRange("short header");
+  if (std::memcmp(buf.data(), kMagic, sizeof(kMagic)) != 0) {
+    return Status::Corruption("bad object file magic");
+  }
+  uint32_t len = GetU32(buf.data() + 8);
+  uint32_t crc = GetU32(buf.data() + 12);
+  if (buf.size() < kHeaderSize + len) return Status::OutOfRange("short metadata");
+  std::string_view m = buf.substr(kHeaderSize, len);
+  if (static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(m.data()), m.size())) != crc) {
+    return Status::Corruption("object metadata checksum mismatch");
+  }
+  json j = json::parse(m, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption("object metadata is not JSON");
+  *data_offset = kHeaderSize + len;
+  return j;
+}
+
+// Reads n bytes at offset exactly.
+Status ReadExact(const RandomAccessFile& f, uint64_t offset, size_t n, std::string* out,
+                 const std::string& path) {
+  out->resize(n);
+  size_t done = 0;
+  while (done < n) {
+    MUON_ASSIGN_OR_RETURN(std::string_view got, f.Read(offset + done, n - done, out->data() + done));
+    if (got.empty()) return Status::Corruption(path + ": file shorter than its metadata says");
+    if (got.data() != out->data() + done) std::memmove(out->data() + done, got.data(), got.size());
+    done += got.size();
+  }
+  return Status::Ok();
+}
+
+// A whole object file's head, read from disk.
+struct FileHead {
+  json meta;
+  size_t data_offset = 0;
+  uint64_t file_size = 0;
+  std::string prefix;  // the first bytes read (head and possibly data)
+};
+
+Result<FileHead> ReadHead(const RandomAccessFile& f, const std::string& path, size_t first_read) {
+  FileHead h;
+  MUON_ASSIGN_OR_RETURN(h.file_size, f.Size());
+  size_t want = static_cast<size_t>(std::min<uint64_t>(h.file_size, first_read));
+  MUON_RETURN_IF_ERROR(ReadExact(f, 0, want, &h.prefix, path));
+  auto meta = DecodeHead(h.prefix, &h.data_offset);
+  if (!meta.ok() && meta.status().code() == StatusCode::kOutOfRange &&
+      h.prefix.size() >= kHeaderSize && h.file_size >= kHeaderSize + GetU32(h.prefix.data() + 8)) {
+    size_t need = kHeaderSize + GetU32(h.prefix.data() + 8);
+    MUON_RETURN_IF_ERROR(ReadExact(f, 0, need, &h.prefix, path));
+    meta = DecodeHead(h.prefix, &h.data_offset);
+  }
+  if (!meta.ok()) return Status::Corruption(path + ": " + meta.status().message());
+  h.meta = std::move(meta).value();
+  return h;
+}
+
+Result<FileHead> ReadHeadOfPath(Env* env, const std::string& path) {
+  MUON_ASSIGN_OR_RETURN(auto f, env->NewRandomAccessFile(path));
+  return ReadHead(*f, path, 4096);
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    // Not secret; uniqueness only. Fall back to the address of a stack value and time.
+    uint64_t v = reinterpret_cast<uintptr_t>(&raw) ^ static_cast<uint64_t>(time(nullptr));
+    for (size_t i = 0; i < bytes; ++i) raw[i] = static_cast<char>(v >> (8 * (i % 8)));
+  }
+  return HexOf(raw);
+}
+
+std::string PartFileName(int part_number) { return fmt::format("part-{:05d}", part_number); }
+
+std::string NormalizeEtag(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  std::string out(etag);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Group commit of one directory's fsync: callers that arrive while a sync runs
+// share the next one.
+class DirSyncer {
+ public:
+  Status Sync(Env* env, const std::string& dir) {
+    std::unique_lock lock(mu_);
+    const uint64_t ticket = ++requested_;
+    while (completed_ < ticket) {
+      if (running_) {
+        cv_.wait(lock);
+        continue;
+      }
+      running_ = true;
+      const uint64_t first = completed_ + 1, last = requested_;
+      lock.unlock();
+      Status s = env->SyncDir(dir);
+      lock.lock();
+      running_ = false;
+      completed_ = last;
+      if (!s.ok()) failures_.push_back({first, last, s});
+      cv_.notify_all();
+    }
+    for (const Failure& f : failures_) {
+      if (ticket >= f.first && ticket <= f.last) return f.status;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Failure {
+    uint64_t first, last;
+    Status status;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t requested_ = 0;  // guarded by mu_
+  uint64_t completed_ = 0;  // guarded by mu_
+  bool running_ = false;    // guarded by mu_
+  std::vector<Failure> failures_;  // guarded by mu_; rare, kept for waiters
+};
+
+struct Entry {
+  std::shared_ptr<const ObjectMeta> meta;  // null: deleted (tombstone)
+  uint64_t gen = 0;
+};
+
+struct Bucket {
+  std::string name;
+  std::string dir, objects_dir, tmp_dir, uploads_dir;
+  int64_t created_ms = 0;
+  DirSyncer objects_sync;
+
+  std::mutex mu;
+  bool deleted = false;                               // guarded by mu
+  std::map<std::string, Entry, std::less<>> index;   // guarded by mu
+  size_t live = 0;                                    // non-tombstone entries; guarded by mu
+  uint64_t gen = 0;                                   // guarded by mu
+  size_t inflight = 0;                                // changes not yet applied; guarded by mu
+  std::vector<std::string> tombstones;                // guarded by mu
+  std::map<std::string, MultipartUpload> uploads;     // by id; guarded by mu
+
+  // Applies a change made on disk with generation `g`. Requires mu.
+  void Apply(const std::string& key, std::shared_ptr<const ObjectMeta> meta, uint64_t g) {
+    auto it = index.find(key);
+    if (it != index.end() && it->second.gen > g) return;
+    bool was_live = it != index.end() && it->second.meta != nullptr;
+    if (!meta) tombstones.push_back(key);
+    if (it == index.end()) {
+      index.emplace(key, Entry{std::move(meta), g});
+    } else {
+      it->second = Entry{std::move(meta), g};
+    }
+    bool now_live = index.find(key)->second.meta != nullptr;
+    live = live + (now_live ? 1 : 0) - (was_live ? 1 : 0);
+  }
+
+  // Marks the end of one in-flight change. Requires mu.
+  void Settle() {
+    if (--inflight > 0) return;
+    for (const std::string& key : tombstones) {
+      auto it = index.find(key);
+      if (it != index.end() && it->second.meta == nullptr) index.erase(it);
+    }
+    tombstones.clear();
+  }
+};
+
+class LocalObjectStoreImpl final : public LocalObjectStore {
+ public:
+  LocalObjectStoreImpl(std::string dir, Env* env, Clock* clock)
+      : dir_(std::move(dir)),
+        buckets_dir_(JoinPath(dir_, "buckets")),
+        trash_dir_(JoinPath(dir_, "trash")),
+        env_(env),
+        clock_(clock),
+        nonce_(RandomHex(4)) {}
+
+  Status Load();
+
+  Status CreateBucket(std::string_view bucket) override;
+  Status DeleteBucket(std::string_view bucket) override;
+  Result<BucketInfo> HeadBucket(std::string_view bucket) override;
+  Result<std::vector<BucketInfo>> ListBuckets() override;
+  Result<ObjectMeta> Put(std::string_view bucket, std::string_view key, std::string_view data,
+                         const PutOptions& options) override;
+  Result<Object> Get(std::string_view bucket, std::string_view key,
+                     std::optional<ByteRange> range) override;
+  Result<ObjectMeta> Head(std::string_view bucket, std::string_view key) override;
+  Status Delete(std::string_view bucket, std::string_view key) override;
+  Result<ListPage> List(std::string_view bucket, const ListOptions& options) override;
+  Result<MultipartUpload> CreateMultipart(std::string_view bucket, std::string_view key,
+                                          const PutOptions& options) override;
+  Result<PartInfo> PutPart(std::string_view bucket, std::string_view upload_id, int part_number,
+                           std::string_view data,
+                           const std::map<ChecksumAlgorithm, std::string>& checksums) override;
+  Result<std::vector<PartInfo>> ListParts(std::string_view bucket,
+                                          std::string_view upload_id) override;
+  Result<std::vector<MultipartUpload>> ListMultipartUploads(std::string_view bucket) override;
+  Result<ObjectMeta> CompleteMultipart(
+      std::string_view bucket, std::string_view upload_id,
+      const std::vector<std::pair<int, std::string>>& parts) override;
+  Status AbortMultipart(std::string_view bucket, std::string_view upload_id) override;
+
+ private:
+  Result<std::shared_ptr<Bucket>> Find(std::string_view bucket);
+  Result<std::shared_ptr<Bucket>> LoadBucket(const std::string& name);
+  std::string TempPath(const Bucket& b) {
+    return JoinPath(b.tmp_dir, fmt::format("{}-{:x}", nonce_, ++temp_counter_));
+  }
+  // Writes head + data to a new temp file of b and syncs it; returns its path.
+  Result<std::string> WriteTemp(const Bucket& b, std::string_view head,
+                                const std::function<Status(WritableFile*)>& write_data);
+  // Renames tmp over the key's object file and makes it durable.
+  Result<ObjectMeta> Publish(Bucket& b, const std::string& tmp, ObjectMeta meta,
+                             bool if_none_match_any);
+  Result<std::string> UploadDir(Bucket& b, std::string_view upload_id, MultipartUpload* out);
+  std::string ObjectPath(const Bucket& b, std::string_view key) const {
+    return JoinPath(b.objects_dir, ObjectFileName(key));
+  }
+
+  const std::string dir_, buckets_dir_, trash_dir_;
+  Env* const env_;
+  Clock* const clock_;
+  const std::string nonce_;
+  std::atomic<uint64_t> temp_counter_{0};
+
+  std::mutex mu_;  // guards buckets_; taken before any Bucket::mu
+  std::map<std::string, std::shared_ptr<Bucket>, std::less<>> buckets_;
+};
+
+Status NotFoundBucket(std::string_view bucket) {
+  return Status::NotFound(fmt::format("bucket '{}' does not exist", bucket));
+}
+Status NotFoundKey(std::string_view key) {
+  return Status::NotFound(fmt::format("key '{}' does not exist", key));
+}
+Status NotFoundUpload(std::string_view id) {
+  return Status::NotFound(fmt::format("upload '{}' does not exist", id));
+}
+
+Status LocalObjectStoreImpl::Load() {
+  MUON_RETURN_IF_ERROR(env_->CreateDirs(buckets_dir_));
+  MUON_RETURN_IF_ERROR(env_->RemoveTree(trash_dir_));
+  MUON_RETURN_IF_ERROR(env_->CreateDirs(trash_dir_));
+  MUON_ASSIGN_OR_RETURN(auto names, env_->ListDir(buckets_dir_));
+  for (const std::string& name : names) {
+    std::string bdir = JoinPath(buckets_dir_, name);
+    if (!env_->FileExists(JoinPath(bdir, "bucket.meta"))) {
+      log::warn("object store: removing half-created bucket directory {}", bdir);
+      MUON_RETURN_IF_ERROR(env_->RemoveTree(bdir));
+      continue;
+    }
+    MUON_ASSIGN_OR_RETURN(auto b, LoadBucket(name));
+    buckets_[name] = std::move(b);
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<Bucket>> LocalObjectStoreImpl::LoadBucket(const std::string& name) {
+  auto b = std::make_shared<Bucket>();
+  b->name = name;
+  b->dir = JoinPath(buckets_dir_, name);
+  b->objects_dir = JoinPath(b->dir, "objects");
+  b->tmp_dir = JoinPath(b->dir, "tmp");
+  b->uploads_dir = JoinPath(b->dir, "uploads");
+  MUON_ASSIGN_OR_RETURN(std::string bmeta, env_->ReadFile(JoinPath(b->dir, "bucket.meta")));
+  json bj = json::parse(bmeta, nullptr, false);
+  if (bj.is_discarded()) return Status::Corruption(b->dir + "/bucket.meta is not JSON");
+  b->created_ms = Int(bj, "created_ms");
+  // Leftover temp files are puts that never completed.
+  MUON_RETURN_IF_ERROR(env_->RemoveTree(b->tmp_dir));
+  MUON_RETURN_IF_ERROR(env_->CreateDirs(b->tmp_dir));
+  MUON_RETURN_IF_ERROR(env_->CreateDirs(b->objects_dir));
+  MUON_RETURN_IF_ERROR(env_->CreateDirs(b->uploads_dir));
+  MUON_ASSIGN_OR_RETURN(auto files, env_->ListDir(b->objects_dir));
+  for (const std::string& file : files) {
+    std::string path = JoinPath(b->objects_dir, file);
+    auto head = ReadHeadOfPath(env_, path);
+    if (!head.ok()) {
+      log::warn("object store: ignoring {}: {}", path, head.status().ToString());
+      continue;
+    }
+    ObjectMeta meta = MetaFromJson(head->meta);
+    if (ObjectFileName(meta.key) != file || head->file_size != head->data_offset + meta.size) {
+      log::warn("object store: ignoring {}: name or size does not match its metadata", path);
+      continue;
+    }
+    std::string key = meta.key;
+    b->index.emplace(std::move(key), Entry{std::make_shared<const ObjectMeta>(std::move(meta)), 0});
+    ++b->live;
+  }
+  MUON_ASSIGN_OR_RETURN(auto uploads, env_->ListDir(b->uploads_dir));
+  for (const std::string& id : uploads) {
+    std::string udir = JoinPath(b->uploads_dir, id);
+    auto head = ReadHeadOfPath(env_, JoinPath(udir, "upload.meta"));
+    if (!head.ok()) {
+      log::warn("object store: removing half-created upload {}", udir);
+      MUON_RETURN_IF_ERROR(env_->RemoveTree(udir));
+      continue;
+    }
+    MultipartUpload u;
+    u.upload_id = id;
+    u.key = Str(head->meta, "key");
+    u.initiated_ms = Int(head->meta, "initiated_ms");
+    if (head->meta.contains("options")) u.options = OptionsFromJson(head->meta["options"]);
+    b->uploads[id] = std::move(u);
+  }
+  return b;
+}
+
+Result<std::shared_ptr<Bucket>> LocalObjectStoreImpl::Find(std::string_view bucket) {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(bucket);
+  if (it == buckets_.end()) return NotFoundBucket(bucket);
+  return it->second;
+}
+
+Status LocalObjectStoreImpl::CreateBucket(std::string_view bucket) {
+  if (!IsValidBucketName(bucket)) {
+    return Status::InvalidArgument(fmt::format("bucket name '{}' is not valid", bucket));
+  }
+  std::lock_guard lock(mu_);
+  if (buckets_.count(bucket)) {
+    return Status::AlreadyExists(fmt::format("bucket '{}' exists", bucket));
+  }
+  std::string name(bucket);
+  std::string bdir = JoinPath(buckets_dir_, name);
+  Status s = [&]() -> Status {
+    MUON_RETURN_IF_ERROR(env_->RemoveTree(bdir));  // a half-made earlier attempt
+    MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "objects")));
+    MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "tmp")));
+    MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "uploads")));
+    MUON_RETURN_IF_ERROR(env_->SyncDir(bdir));
+    MUON_RETURN_IF_ERROR(env_->SyncDir(buckets_dir_));
+    json j;
+    j["created_ms"] = clock_->NowMillis();
+    // Written last: its presence makes the bucket exist.
+    return env_->WriteFileAtomic(JoinPath(bdir, "bucket.meta"), Dump(j));
+  }();
+  if (!s.ok()) {
+    (void)env_->RemoveTree(bdir);
+    return s;
+  }
+  MUON_ASSIGN_OR_RETURN(auto b, LoadBucket(name));
+  buckets_[name] = std::move(b);
+  return Status::Ok();
+}
+
+Status LocalObjectStoreImpl::DeleteBucket(std::string_view bucket) {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(bucket);
+  if (it == buckets_.end()) return NotFoundBucket(bucket);
+  std::shared_ptr<Bucket> b = it->second;
+  std::string trash = JoinPath(trash_dir_, fmt::format("{}-{}", b->name, RandomHex(8)));
+  {
+    std::lock_guard block(b->mu);
+    if (b->live > 0 || b->inflight > 0) {
+      return Status::FailedPrecondition(fmt::format("bucket '{}' is not empty", bucket));
+    }
+    // Unlinking bucket.meta first makes the deletion durable in one step;
+    // what follows is cleanup that Open repeats if a crash interrupts it.
+    MUON_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(b->dir, "bucket.meta")));
+    b->deleted = true;
+  }
+  buckets_.erase(it);
+  MUON_RETURN_IF_ERROR(env_->SyncDir(b->dir));
+  if (env_->RenameFile(b->dir, trash).ok()) {
+    (void)env_->RemoveTree(trash);
+  } else {
+    (void)env_->RemoveTree(b->dir);
+  }
+  return Status::Ok();
+}
+
+Result<BucketInfo> LocalObjectStoreImpl::HeadBucket(std::string_view bucket) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  return BucketInfo{b->name, b->created_ms};
+}
+
+Result<std::vector<BucketInfo>> LocalObjectStoreImpl::ListBuckets() {
+  std::lock_guard lock(mu_);
+  std::vector<BucketInfo> out;
+  for (const auto& [name, b] : buckets_) out.push_back({name, b->created_ms});
+  return out;
+}
+
+Result<std::string> LocalObjectStoreImpl::WriteTemp(
+    const Bucket& b, std::string_view head,
+    const std::function<Status(WritableFile*)>& write_data) {
+  std::string tmp = TempPath(b);
+  Status s = [&]() -> Status {
+    MUON_ASSIGN_OR_RETURN(auto f, env_->NewWritableFile(tmp));
+    MUON_RETURN_IF_ERROR(f->Append(head));
+    MUON_RETURN_IF_ERROR(write_data(f.get()));
+    MUON_RETURN_IF_ERROR(f->Sync());
+    return f->Close();
+  }();
+  if (!s.ok()) {
+    (void)env_->RemoveFile(tmp);
+    if (s.code() == StatusCode::kNotFound) return Status::IoError(s.message());
+    return s;
+  }
+  return tmp;
+}
+
+Result<ObjectMeta> LocalObjectStoreImpl::Publish(Bucket& b, const std::string& tmp,
+                                                 ObjectMeta meta, bool if_none_match_any) {
+  const std::string path = ObjectPath(b, meta.key);
+  uint64_t g = 0;
+  {
+    std::lock_guard lock(b.mu);
+    Status s;
+    if (b.deleted) {
+      s = NotFoundBucket(b.name);
+    } else if (if_none_match_any && env_->FileExists(path)) {
+      s = Status::FailedPrecondition(fmt::format("key '{}' exists", meta.key));
+    } else {
+      s = env_->RenameFile(tmp, path);
+    }
+    if (!s.ok()) {
+      (void)env_->RemoveFile(tmp);
+      return s;
+    }
+    g = ++b.gen;
+    ++b.inflight;
+  }
+  Status synced = b.objects_sync.Sync(env_, b.objects_dir);
+  auto shared = std::make_shared<const ObjectMeta>(meta);
+  {
+    std::lock_guard lock(b.mu);
+    // The rename happened: the index follows the disk even when the
+    // directory sync failed (the put then reports the error).
+    b.Apply(meta.key, std::move(shared), g);
+    b.Settle();
+  }
+  MUON_RETURN_IF_ERROR(synced);
+  return meta;
+}
+
+Result<ObjectMeta> LocalObjectStoreImpl::Put(std::string_view bucket, std::string_view key,
+                                             std::string_view data, const PutOptions& options) {
+  if (!IsValidObjectKey(key)) return Status::InvalidArgument("key is not 1..1024 bytes of UTF-8");
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  ObjectMeta meta;
+  meta.key = std::string(key);
+  meta.size = data.size();
+  meta.etag = HexOf(Digest(EVP_md5(), data));
+  meta.content_type = options.content_type;
+  meta.content_encoding = options.content_encoding;
+  meta.content_disposition = options.content_disposition;
+  meta.cache_control = options.cache_control;
+  meta.user_metadata = options.user_metadata;
+  meta.checksums = options.checksums;
+  meta.last_modified_ms = clock_->NowMillis();
+  if (options.if_none_match_any) {
+    // Cheap early answer; Publish checks again under the lock.
+    std::lock_guard lock(b->mu);
+    auto it = b->index.find(key);
+    if (it != b->index.end() && it->second.meta) {
+      return Status::FailedPrecondition(fmt::format("key '{}' exists", key));
+    }
+  }
+  MUON_ASSIGN_OR_RETURN(std::string tmp,
+                        WriteTemp(*b, EncodeHead(MetaToJson(meta)),
+                                  [&](WritableFile* f) { return f->Append(data); }));
+  return Publish(*b, tmp, std::move(meta), options.if_none_match_any);
+}
+
+Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_view key,
+                                         std::optional<ByteRange> range) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  {
+    std::lock_guard lock(b->mu);
+    auto it = b->index.find(key);
+    if (it == b->index.end() || !it->second.meta) return NotFoundKey(key);
+  }
+  const std::string path = ObjectPath(*b, key);
+  auto f = env_->NewRandomAccessFile(path);
+  if (!f.ok()) {
+    if (f.status().code() == StatusCode::kNotFound) return NotFoundKey(key);
+    return f.status();
+  }
+  // One read covers the head and, for objects up to 1 MiB, all the data.
+  MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, range ? 4096 : (1 << 20) + 4096));
+  Object obj;
+  obj.meta = MetaFromJson(head.meta);
+  if (obj.meta.key != key) return Status::Corruption(path + ": holds another key");
+  if (head.file_size != head.data_offset + obj.meta.size) {
+    return Status::Corruption(path + ": size does not match its metadata");
+  }
+  uint64_t first = 0, count = obj.meta.size;
+  if (range) {
+    if (range->first > range->last || range->last >= obj.meta.size) {
+      return Status::InvalidArgument("range is outside the object");
+    }
+    first = range->first;
+    count = range->last - range->first + 1;
+  }
+  const uint64_t offset = head.data_offset + first;
+  if (offset + count <= head.prefix.size()) {
+    if (offset == 0 && count == head.prefix.size()) {
+      obj.data = std::move(head.prefix);
+    } else {
+      head.prefix.erase(0, offset);
+      head.prefix.resize(count);
+      obj.data = std::move(head.prefix);
+    }
+  } else {
+    MUON_RETURN_IF_ERROR(ReadExact(**f, offset, count, &obj.data, path));
+  }
+  return obj;
+}
+
+Result<ObjectMeta> LocalObjectStoreImpl::Head(std::string_view bucket, std::string_view key) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  std::lock_guard lock(b->mu);
+  auto it = b->index.find(key);
+  if (it == b->index.end() || !it->second.meta) return NotFoundKey(key);
+  return *it->second.meta;
+}
+
+Status LocalObjectStoreImpl::Delete(std::string_view bucket, std::string_view key) {
+  if (!IsValidObjectKey(key)) return Status::InvalidArgument("key is not 1..1024 bytes of UTF-8");
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  const std::string path = ObjectPath(*b, key);
+  uint64_t g = 0;
+  {
+    std::lock_guard lock(b->mu);
+    if (b->deleted) return NotFoundBucket(bucket);
+    if (!env_->FileExists(path)) return Status::Ok();
+    MUON_RETURN_IF_ERROR(env_->RemoveFile(path));
+    g = ++b->gen;
+    ++b->inflight;
+  }
+  Status synced = b->objects_sync.Sync(env_, b->objects_dir);
+  {
+    std::lock_guard lock(b->mu);
+    b->Apply(std::string(key), nullptr, g);
+    b->Settle();
+  }
+  return synced;
+}
+
+Result<ListPage> LocalObjectStoreImpl::List(std::string_view bucket, const ListOptions& options) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  ListPage page;
+  std::lock_guard lock(b->mu);
+  auto it = options.start_after >= options.prefix ? b->index.upper_bound(options.start_after)
+                                                  : b->index.lower_bound(options.prefix);
+  for (; it != b->index.end(); ++it) {
+    if (it->first.compare(0, options.prefix.size(), options.prefix) != 0) break;
+    if (!it->second.meta) continue;
+    if (page.objects.size() >= options.max_keys) {
+      page.truncated = true;
+      break;
+    }
+    page.objects.push_back(*it->second.meta);
+  }
+  return page;
+}
+
+Result<MultipartUpload> LocalObjectStoreImpl::CreateMultipart(std::string_view bucket,
+                                                              std::string_view key,
+                                                              const PutOptions& options) {
+  if (!IsValidObjectKey(key)) return Status::InvalidArgument("key is not 1..1024 bytes of UTF-8");
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  MultipartUpload u;
+  u.key = std::string(key);
+  u.upload_id = RandomHex(16);
+  u.initiated_ms = clock_->NowMillis();
+  u.options = options;
+  const std::string udir = JoinPath(b->uploads_dir, u.upload_id);
+  json j;
+  j["key"] = u.key;
+  j["initiated_ms"] = u.initiated_ms;
+  j["options"] = OptionsToJson(options);
+  Status s = [&]() -> Status {
+    MUON_RETURN_IF_ERROR(env_->CreateDir(udir));
+    MUON_RETURN_IF_ERROR(env_->WriteFileAtomic(JoinPath(udir, "upload.meta"), EncodeHead(j)));
+    return env_->SyncDir(b->uploads_dir);
+  }();
+  if (!s.ok()) {
+    (void)env_->RemoveTree(udir);
+    return s;
+  }
+  std::lock_guard lock(b->mu);
+  if (b->deleted) return NotFoundBucket(bucket);
+  b->uploads[u.upload_id] = u;
+  return u;
+}
+
+Result<std::string> LocalObjectStoreImpl::UploadDir(Bucket& b, std::string_view upload_id,
+                                                    MultipartUpload* out) {
+  std::lock_guard lock(b.mu);
+  auto it = b.uploads.find(std::string(upload_id));
+  if (it == b.uploads.end()) return NotFoundUpload(upload_id);
+  if (out) *out = it->second;
+  return JoinPath(b.uploads_dir, it->first);
+}
+
+Result<PartInfo> LocalObjectStoreImpl::PutPart(
+    std::string_view bucket, std::string_view upload_id, int part_number, std::string_view data,
+    const std::map<ChecksumAlgorithm, std::string>& checksums) {
+  if (part_number < 1 || part_number > 10000) {
+    return Status::InvalidArgument("part number must be 1..10000");
+  }
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  MUON_ASSIGN_OR_RETURN(std::string udir, UploadDir(*b, upload_id, nullptr));
+  PartInfo p;
+  p.part_number = part_number;
+  p.size = data.size();
+  p.etag = HexOf(Digest(EVP_md5(), data));
+  p.checksums = checksums;
+  p.last_modified_ms = clock_->NowMillis();
+  json j;
+  j["part_number"] = p.part_number;
+  j["size"] = p.size;
+  j["etag"] = p.etag;
+  j["checksums"] = ChecksumsToJson(checksums);
+  j["last_modified_ms"] = p.last_modified_ms;
+  MUON_ASSIGN_OR_RETURN(std::string tmp, WriteTemp(*b, EncodeHead(j), [&](WritableFile* f) {
+                          return f->Append(data);
+                        }));
+  Status s = env_->RenameFile(tmp, JoinPath(udir, PartFileName(part_number)));
+  if (!s.ok()) {
+    (void)env_->RemoveFile(tmp);
+    if (!UploadDir(*b, upload_id, nullptr).ok()) return NotFoundUpload(upload_id);
+    return s;
+  }
+  MUON_RETURN_IF_ERROR(env_->SyncDir(udir));
+  return p;
+}
+
+PartInfo PartFromJson(const json& j) {
+  PartInfo p;
+  p.part_number = static_cast<int>(Int(j, "part_number"));
+  if (auto it = j.find("size"); it != j.end() && it->is_number_unsigned()) p.size = it->get<uint64_t>();
+  p.etag = Str(j, "etag");
+  if (j.contains("checksums")) p.checksums = ChecksumsFromJson(j["checksums"]);
+  p.last_modified_ms = Int(j, "last_modified_ms");
+  return p;
+}
+
+Result<std::vector<PartInfo>> LocalObjectStoreImpl::ListParts(std::string_view bucket,
+                                                              std::string_view upload_id) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  MUON_ASSIGN_OR_RETURN(std::string udir, UploadDir(*b, upload_id, nullptr));
+  auto names = env_->ListDir(udir);
+  if (!names.ok()) return NotFoundUpload(upload_id);
+  std::vector<PartInfo> parts;
+  for (const std::string& name : *names) {
+    if (name.rfind("part-", 0) != 0) continue;
+    auto head = ReadHeadOfPath(env_, JoinPath(udir, name));
+    if (!head.ok()) continue;  // replaced or aborted meanwhile
+    parts.push_back(PartFromJson(head->meta));
+  }
+  std::sort(parts.begin(), parts.end(),
+            [](const PartInfo& a, const PartInfo& b) { return a.part_number < b.part_number; });
+  return parts;
+}
+
+Result<std::vector<MultipartUpload>> LocalObjectStoreImpl::ListMultipartUploads(
+    std::string_view bucket) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  std::vector<MultipartUpload> out;
+  {
+    std::lock_guard lock(b->mu);
+    for (const auto& [id, u] : b->uploads) out.push_back(u);
+  }
+  std::sort(out.begin(), out.end(), [](const MultipartUpload& x, const MultipartUpload& y) {
+    return std::tie(x.key, x.initiated_ms, x.upload_id) < std::tie(y.key, y.initiated_ms, y.upload_id);
+  });
+  return out;
+}
+
+Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
+    std::string_view bucket, std::string_view upload_id,
+    const std::vector<std::pair<int, std::string>>& parts) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  MultipartUpload u;
+  MUON_ASSIGN_OR_RETURN(std::string udir, UploadDir(*b, upload_id, &u));
+  if (parts.empty()) return Status::InvalidArgument("part list is empty");
+  struct Source {
+    std::unique_ptr<RandomAccessFile> file;
+    std::string path;
+    size_t data_offset;
+    uint64_t size;
+  };
+  std::vector<Source> sources;
+  std::string md5s;
+  ObjectMeta meta;
+  int prev = 0;
+  for (const auto& [number, etag] : parts) {
+    if (number <= prev) return Status::InvalidArgument("part order: part numbers must ascend");
+    prev = number;
+    std::string path = JoinPath(udir, PartFileName(number));
+    auto f = env_->NewRandomAccessFile(path);
+    if (!f.ok()) {
+      if (!UploadDir(*b, upload_id, nullptr).ok()) return NotFoundUpload(upload_id);
+      return Status::InvalidArgument(fmt::format("part {} was not uploaded", number));
+    }
+    MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, 4096));
+    PartInfo p = PartFromJson(head.meta);
+    if (NormalizeEtag(etag) != p.etag) {
+      return Status::InvalidArgument(fmt::format("part {}: ETag does not match", number));
+    }
+    auto raw = Unhex(p.etag);
+    if (!raw) return Status::Corruption(path + ": bad part ETag");
+    md5s += *raw;
+    meta.size += p.size;
+    meta.part_sizes.push_back(p.size);
+    sources.push_back({std::move(*f), path, head.data_offset, p.size});
+  }
+  meta.key = u.key;
+  meta.etag = fmt::format("{}-{}", HexOf(Digest(EVP_md5(), md5s)), parts.size());
+  meta.content_type = u.options.content_type;
+  meta.content_encoding = u.options.content_encoding;
+  meta.content_disposition = u.options.content_disposition;
+  meta.cache_control = u.options.cache_control;
+  meta.user_metadata = u.options.user_metadata;
+  meta.last_modified_ms = clock_->NowMillis();
+  MUON_ASSIGN_OR_RETURN(
+      std::string tmp, WriteTemp(*b, EncodeHead(MetaToJson(meta)), [&](WritableFile* out) {
+        std::string buf;
+        for (const Source& s : sources) {
+          for (uint64_t done = 0; done < s.size;) {
+            size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyChunk, s.size - done));
+            MUON_RETURN_IF_ERROR(ReadExact(*s.file, s.data_offset + done, n, &buf, s.path));
+            MUON_RETURN_IF_ERROR(out->Append(buf));
+            done += n;
+          }
+        }
+        return Status::Ok();
+      }));
+  {
+    // Completing twice at once: only one wins the upload.
+    std::lock_guard lock(b->mu);
+    if (b->uploads.erase(std::string(upload_id)) == 0) {
+      (void)env_->RemoveFile(tmp);
+      return NotFoundUpload(upload_id);
+    }
+  }
+  auto published = Publish(*b, tmp, std::move(meta), u.options.if_none_match_any);
+  if (!published.ok()) {
+    std::lock_guard lock(b->mu);
+    b->uploads[u.upload_id] = u;  // the parts are still there; the client may retry
+    return published.status();
+  }
+  (void)env_->RemoveTree(udir);
+  (void)env_->SyncDir(b->uploads_dir);
+  return published;
+}
+
+Status LocalObjectStoreImpl::AbortMultipart(std::string_view bucket, std::string_view upload_id) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  std::string udir;
+  {
+    std::lock_guard lock(b->mu);
+    auto it = b->uploads.find(std::string(upload_id));
+    if (it == b->uploads.end()) return NotFoundUpload(upload_id);
+    udir = JoinPath(b->uploads_dir, it->first);
+    b->uploads.erase(it);
+  }
+  MUON_RETURN_IF_ERROR(env_->RemoveTree(udir));
+  return env_->SyncDir(b->uploads_dir);
+}
+
+}  // namespace
+
+std::string ObjectFileName(std::string_view key) { return HexOf(Digest(EVP_sha256(), key)); }
+
+bool IsValidObjectKey(std::string_view key) {
+  if (key.empty() || key.size() > 1024) return false;
+  size_t i = 0;
+  while (i < key.size()) {
+    unsigned char c = key[i];
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > key.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      unsigned char cc = key[i + k];
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool IsValidBucketName(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  for (char c : name) {
+    if (!alnum(c) && c != '.' && c != '-') return false;
+  }
+  if (name.find("..") != std::string_view::npos) return false;
+  int dots = 0;
+  bool digits_only = true;
+  for (char c : name) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') digits_only = false;
+  }
+  return !(dots == 3 && digits_only);
+}
+
+Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const std::string& dir, Env* env,
+                                                                 Clock* clock) {
+  auto store = std::make_unique<LocalObjectStoreImpl>(dir, env, clock);
+  Status s = store->Load();
+  if (!s.ok()) return s.WithContext("opening object store " + dir);
+  return std::unique_ptr<LocalObjectStore>(std::move(store));
+}
+
+}  // namespace muon::objectstore

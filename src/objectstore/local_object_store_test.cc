@@ -1,0 +1,477 @@
+#include "objectstore/local_object_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/fault_env.h"
+
+namespace muon::objectstore {
+namespace {
+
+constexpr char kDir[] = "/data/objects";
+
+std::string Payload(const std::string& tag, size_t size) {
+  std::string d = tag + ":";
+  while (d.size() < size) d += static_cast<char>('a' + (d.size() * 7) % 26);
+  return d;
+}
+
+class LocalObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Reopen();
+    ASSERT_TRUE(store_->CreateBucket("bkt").ok());
+  }
+
+  void Reopen() {
+    store_.reset();
+    auto s = LocalObjectStore::Open(kDir, &env_, &clock_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  // Power loss: nothing the shutdown path does can become durable.
+  void CrashAndReopen() {
+    env_.SetFilesystemActive(false);
+    store_.reset();
+    env_.SimulateCrash();
+    env_.SetFilesystemActive(true);
+    Reopen();
+  }
+
+  Result<ObjectMeta> Put(const std::string& key, const std::string& data,
+                         PutOptions options = {}) {
+    return store_->Put("bkt", key, data, options);
+  }
+
+  std::string GetData(const std::string& key) {
+    auto o = store_->Get("bkt", key);
+    return o.ok() ? o->data : "<" + o.status().ToString() + ">";
+  }
+
+  std::vector<std::string> Keys(ListOptions options = {}) {
+    std::vector<std::string> out;
+    auto page = store_->List("bkt", options);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    if (page.ok()) {
+      for (const auto& m : page->objects) out.push_back(m.key);
+    }
+    return out;
+  }
+
+  size_t FilesIn(const std::string& dir) {
+    auto names = env_.ListDir(dir);
+    return names.ok() ? names->size() : 0;
+  }
+
+  std::unique_ptr<Env> base_ = NewMemEnv();
+  FaultInjectionEnv env_{base_.get()};
+  FakeClock clock_;
+  std::unique_ptr<LocalObjectStore> store_;
+};
+
+TEST_F(LocalObjectStoreTest, PutThenGetReturnsDataAndMetadata) {
+  PutOptions o;
+  o.content_type = "text/plain";
+  o.cache_control = "no-cache";
+  o.user_metadata["detector"] = "d-1";
+  o.checksums[ChecksumAlgorithm::kCrc32] = "NhCmhg==";
+  auto put = Put("greeting", "hello", o);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->etag, "5d41402abc4b2a76b9719d911017c592");  // MD5("hello")
+  EXPECT_EQ(put->size, 5u);
+  EXPECT_EQ(put->last_modified_ms, clock_.NowMillis());
+
+  auto got = store_->Get("bkt", "greeting");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->data, "hello");
+  EXPECT_EQ(got->meta.etag, put->etag);
+  EXPECT_EQ(got->meta.content_type, "text/plain");
+  EXPECT_EQ(got->meta.cache_control, "no-cache");
+  EXPECT_EQ(got->meta.user_metadata.at("detector"), "d-1");
+  EXPECT_EQ(got->meta.checksums.at(ChecksumAlgorithm::kCrc32), "NhCmhg==");
+
+  auto head = store_->Head("bkt", "greeting");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->etag, put->etag);
+  EXPECT_EQ(head->size, 5u);
+}
+
+TEST_F(LocalObjectStoreTest, GetRangeReturnsOnlyThoseBytes) {
+  ASSERT_TRUE(Put("k", "0123456789").ok());
+  auto r = store_->Get("bkt", "k", ByteRange{2, 5});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->data, "2345");
+  EXPECT_EQ(r->meta.size, 10u);
+  auto past = store_->Get("bkt", "k", ByteRange{5, 10});
+  EXPECT_EQ(past.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(LocalObjectStoreTest, LargeObjectAndRangeBeyondFirstRead) {
+  std::string big = Payload("big", 3 << 20);
+  ASSERT_TRUE(Put("big", big).ok());
+  EXPECT_EQ(GetData("big"), big);
+  auto r = store_->Get("bkt", "big", ByteRange{(2 << 20) + 5, (2 << 20) + 104});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->data, big.substr((2 << 20) + 5, 100));
+}
+
+TEST_F(LocalObjectStoreTest, KeysThatLookLikePathsAreDistinctAndSafe) {
+  const std::vector<std::string> keys = {
+      "a/b", "a/b/", "../../etc/passwd", "..", ".", "%2F%2e%2e", "a//b", "/lead",
+      std::string(1024, 'x'), "sp ace", "\xc3\xa9t\xc3\xa9", "a\nb"};
+  for (const auto& k : keys) ASSERT_TRUE(Put(k, "v:" + k).ok()) << k;
+  for (const auto& k : keys) EXPECT_EQ(GetData(k), "v:" + k) << k;
+  std::vector<std::string> sorted(keys);
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(Keys(), sorted);
+  // Nothing escaped the bucket's objects directory.
+  EXPECT_FALSE(env_.FileExists("/data/etc/passwd"));
+  EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/objects"), keys.size());
+  Reopen();
+  EXPECT_EQ(Keys(), sorted);
+}
+
+TEST_F(LocalObjectStoreTest, RejectsInvalidKeys) {
+  EXPECT_EQ(Put("", "x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Put(std::string(1025, 'k'), "x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Put("bad\xff", "x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Put("\xc0\xaf", "x").status().code(), StatusCode::kInvalidArgument);  // overlong '/'
+}
+
+TEST_F(LocalObjectStoreTest, MissingThingsAreNotFoundNamedForTheEdge) {
+  auto b = store_->Get("nope", "k");
+  EXPECT_EQ(b.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(b.status().message().rfind("bucket", 0), 0u);
+  auto k = store_->Get("bkt", "k");
+  EXPECT_EQ(k.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(k.status().message().rfind("key", 0), 0u);
+  auto u = store_->ListParts("bkt", "0123");
+  EXPECT_EQ(u.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(u.status().message().rfind("upload", 0), 0u);
+  EXPECT_TRUE(store_->Delete("bkt", "never-there").ok());
+}
+
+TEST_F(LocalObjectStoreTest, BucketLifecycle) {
+  EXPECT_EQ(store_->CreateBucket("bkt").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateBucket("Bad_Name").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateBucket("192.168.1.1").code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store_->CreateBucket("alpha").ok());
+  auto list = store_->ListBuckets();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "alpha");
+  EXPECT_EQ((*list)[1].name, "bkt");
+  ASSERT_TRUE(Put("k", "v").ok());
+  EXPECT_EQ(store_->DeleteBucket("bkt").code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->Delete("bkt", "k").ok());
+  ASSERT_TRUE(store_->DeleteBucket("bkt").ok());
+  EXPECT_EQ(store_->HeadBucket("bkt").status().code(), StatusCode::kNotFound);
+  CrashAndReopen();
+  EXPECT_EQ(store_->HeadBucket("bkt").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->HeadBucket("alpha").ok());
+  // The name can be used again, and starts empty.
+  ASSERT_TRUE(store_->CreateBucket("bkt").ok());
+  EXPECT_TRUE(Keys().empty());
+}
+
+TEST_F(LocalObjectStoreTest, ListPagesByPrefixAndStartAfter) {
+  for (const char* k : {"a", "b/1", "b/2", "b/3", "b0", "c"}) ASSERT_TRUE(Put(k, k).ok());
+  ListOptions o;
+  o.prefix = "b/";
+  EXPECT_EQ(Keys(o), (std::vector<std::string>{"b/1", "b/2", "b/3"}));
+  o.max_keys = 2;
+  auto page = store_->List("bkt", o);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->objects.size(), 2u);
+  EXPECT_TRUE(page->truncated);
+  o.start_after = "b/2";
+  page = store_->List("bkt", o);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].key, "b/3");
+  EXPECT_FALSE(page->truncated);
+  ListOptions all;
+  all.start_after = "b/3";
+  EXPECT_EQ(Keys(all), (std::vector<std::string>{"b0", "c"}));
+  ListOptions before;  // start_after sorting before the prefix
+  before.prefix = "b";
+  before.start_after = "a";
+  EXPECT_EQ(Keys(before), (std::vector<std::string>{"b/1", "b/2", "b/3", "b0"}));
+}
+
+TEST_F(LocalObjectStoreTest, ListsManyKeysInOrderAfterReopen) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) keys.push_back("k/" + std::to_string(i * 7919 % 3001));
+  for (const auto& k : keys) ASSERT_TRUE(Put(k, "x").ok());
+  Reopen();
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::string> seen;
+  ListOptions o;
+  o.max_keys = 1000;
+  for (;;) {
+    auto page = store_->List("bkt", o);
+    ASSERT_TRUE(page.ok());
+    for (const auto& m : page->objects) seen.push_back(m.key);
+    if (!page->truncated) break;
+    o.start_after = seen.back();
+  }
+  EXPECT_EQ(seen, keys);
+}
+
+TEST_F(LocalObjectStoreTest, IfNoneMatchRefusesExistingKey) {
+  PutOptions o;
+  o.if_none_match_any = true;
+  ASSERT_TRUE(Put("k", "first", o).ok());
+  EXPECT_EQ(Put("k", "second", o).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetData("k"), "first");
+}
+
+TEST_F(LocalObjectStoreTest, AcknowledgedPutsSurviveCrash) {
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(Put("k" + std::to_string(i), Payload(std::to_string(i), 1000 + i)).ok());
+  }
+  ASSERT_TRUE(Put("k7", "overwritten").ok());
+  ASSERT_TRUE(store_->Delete("bkt", "k8").ok());
+  CrashAndReopen();
+  for (int i = 0; i < 50; ++i) {
+    if (i == 7 || i == 8) continue;
+    EXPECT_EQ(GetData("k" + std::to_string(i)), Payload(std::to_string(i), 1000 + i));
+  }
+  EXPECT_EQ(GetData("k7"), "overwritten");
+  EXPECT_EQ(store_->Head("bkt", "k8").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Keys().size(), 49u);
+}
+
+TEST_F(LocalObjectStoreTest, FailedSyncLeavesOldObject) {
+  ASSERT_TRUE(Put("k", "old").ok());
+  env_.FailNthSync(1);
+  EXPECT_FALSE(Put("k", "new").ok());
+  EXPECT_EQ(GetData("k"), "old");
+  EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/tmp"), 0u);
+  CrashAndReopen();
+  EXPECT_EQ(GetData("k"), "old");
+}
+
+TEST_F(LocalObjectStoreTest, FailedRenameLeavesOldObject) {
+  ASSERT_TRUE(Put("k", "old").ok());
+  env_.FailNthRename(1);
+  EXPECT_FALSE(Put("k", "new").ok());
+  EXPECT_EQ(GetData("k"), "old");
+  EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/tmp"), 0u);
+  CrashAndReopen();
+  EXPECT_EQ(GetData("k"), "old");
+}
+
+TEST_F(LocalObjectStoreTest, TornWriteLeavesOldObject) {
+  ASSERT_TRUE(Put("k", "old").ok());
+  env_.FailNthWrite(2);  // the data append of the next put, half written
+  EXPECT_FALSE(Put("k", Payload("new", 10000)).ok());
+  EXPECT_EQ(GetData("k"), "old");
+  CrashAndReopen();
+  EXPECT_EQ(GetData("k"), "old");
+}
+
+TEST_F(LocalObjectStoreTest, FullDiskFailsPutAndKeepsOldObject) {
+  ASSERT_TRUE(Put("k", "old").ok());
+  env_.SetDiskSpace(env_.UsedBytes() + 1000);
+  auto put = Put("k", Payload("new", 5000));
+  EXPECT_EQ(put.status().code(), StatusCode::kNoSpace);
+  EXPECT_EQ(GetData("k"), "old");
+  env_.SetDiskSpace(UINT64_MAX);
+  EXPECT_TRUE(Put("k", "new").ok());
+}
+
+TEST_F(LocalObjectStoreTest, CrashBeforeDirectorySyncLosesOnlyTheUnacknowledgedPut) {
+  ASSERT_TRUE(Put("k", "old").ok());
+  // The directory fsync of the next put fails: the put is not acknowledged.
+  env_.SetFaultPredicate([](FaultOp op, const std::string& path) {
+    return op == FaultOp::kSyncDir && path.find("/objects") != std::string::npos;
+  });
+  EXPECT_FALSE(Put("k", "new").ok());
+  env_.SetFaultPredicate(nullptr);
+  CrashAndReopen();
+  // The rename was never made durable; whatever survives is a whole object.
+  std::string got = GetData("k");
+  EXPECT_TRUE(got == "old" || got == "new" || got.rfind("<NotFound", 0) == 0) << got;
+}
+
+TEST_F(LocalObjectStoreTest, LeftoverTempFilesAreRemovedAtOpen) {
+  const std::string tmp = std::string(kDir) + "/buckets/bkt/tmp/leftover";
+  ASSERT_TRUE(env_.WriteFileAtomic(tmp, "half a put").ok());
+  ASSERT_TRUE(Put("k", "v").ok());
+  Reopen();
+  EXPECT_FALSE(env_.FileExists(tmp));
+  EXPECT_EQ(Keys(), std::vector<std::string>{"k"});
+}
+
+TEST_F(LocalObjectStoreTest, TruncatedObjectFileIsNeverShown) {
+  ASSERT_TRUE(Put("good", "fine").ok());
+  ASSERT_TRUE(Put("torn", Payload("t", 500)).ok());
+  const std::string path = std::string(kDir) + "/buckets/bkt/objects/" + ObjectFileName("torn");
+  auto size = env_.FileSize(path);
+  ASSERT_TRUE(size.ok());
+  ASSERT_TRUE(env_.TruncateFile(path, *size - 10).ok());
+  Reopen();
+  EXPECT_EQ(Keys(), std::vector<std::string>{"good"});
+  EXPECT_EQ(store_->Get("bkt", "torn").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(LocalObjectStoreTest, HalfCreatedBucketIsRemovedAtOpen) {
+  ASSERT_TRUE(env_.CreateDirs(std::string(kDir) + "/buckets/half/objects").ok());
+  Reopen();
+  EXPECT_EQ(store_->HeadBucket("half").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(env_.FileExists(std::string(kDir) + "/buckets/half/objects"));
+  EXPECT_TRUE(store_->CreateBucket("half").ok());
+}
+
+TEST_F(LocalObjectStoreTest, MultipartPartsStayApartUntilComplete) {
+  PutOptions o;
+  o.content_type = "application/x-ndjson";
+  o.user_metadata["site"] = "dam";
+  auto u = store_->CreateMultipart("bkt", "big/file", o);
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  std::string p1 = Payload("one", 6 << 20), p2 = Payload("two", 1000);
+  auto r1 = store_->PutPart("bkt", u->upload_id, 1, p1, {});
+  auto r2 = store_->PutPart("bkt", u->upload_id, 2, p2, {{ChecksumAlgorithm::kCrc32, "AAAAAA=="}});
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_EQ(store_->Head("bkt", "big/file").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Keys().empty());
+
+  auto parts = store_->ListParts("bkt", u->upload_id);
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 2u);
+  EXPECT_EQ((*parts)[0].part_number, 1);
+  EXPECT_EQ((*parts)[0].size, p1.size());
+  EXPECT_EQ((*parts)[1].checksums.at(ChecksumAlgorithm::kCrc32), "AAAAAA==");
+  auto uploads = store_->ListMultipartUploads("bkt");
+  ASSERT_TRUE(uploads.ok());
+  ASSERT_EQ(uploads->size(), 1u);
+  EXPECT_EQ((*uploads)[0].key, "big/file");
+
+  Reopen();  // uploads and their parts survive a restart
+  auto done = store_->CompleteMultipart("bkt", u->upload_id,
+                                        {{1, "\"" + r1->etag + "\""}, {2, r2->etag}});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->size, p1.size() + p2.size());
+  EXPECT_EQ(done->etag.substr(done->etag.size() - 2), "-2");
+  EXPECT_EQ(done->etag.size(), 34u);
+  EXPECT_EQ(done->part_sizes, (std::vector<uint64_t>{p1.size(), p2.size()}));
+  EXPECT_EQ(GetData("big/file"), p1 + p2);
+  auto head = store_->Head("bkt", "big/file");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->content_type, "application/x-ndjson");
+  EXPECT_EQ(head->user_metadata.at("site"), "dam");
+  EXPECT_EQ(store_->ListParts("bkt", u->upload_id).status().code(), StatusCode::kNotFound);
+  CrashAndReopen();
+  EXPECT_EQ(GetData("big/file"), p1 + p2);
+  EXPECT_TRUE(store_->ListMultipartUploads("bkt")->empty());
+}
+
+TEST_F(LocalObjectStoreTest, MultipartEtagIsMd5OfPartMd5s) {
+  auto u = store_->CreateMultipart("bkt", "k", {});
+  ASSERT_TRUE(u.ok());
+  ASSERT_TRUE(store_->PutPart("bkt", u->upload_id, 1, "hello", {}).ok());
+  auto done = store_->CompleteMultipart("bkt", u->upload_id,
+                                        {{1, "5d41402abc4b2a76b9719d911017c592"}});
+  ASSERT_TRUE(done.ok());
+  // MD5 of the 16 raw bytes of MD5("hello"), then "-1".
+  EXPECT_EQ(done->etag, "62109206880d38a4010a98e11243924a-1");
+}
+
+TEST_F(LocalObjectStoreTest, CompleteRejectsWrongOrMissingParts) {
+  auto u = store_->CreateMultipart("bkt", "k", {});
+  ASSERT_TRUE(u.ok());
+  auto p1 = store_->PutPart("bkt", u->upload_id, 1, "a", {});
+  auto p2 = store_->PutPart("bkt", u->upload_id, 2, "b", {});
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  auto bad_etag = store_->CompleteMultipart("bkt", u->upload_id, {{1, "0000"}});
+  EXPECT_EQ(bad_etag.status().code(), StatusCode::kInvalidArgument);
+  auto missing = store_->CompleteMultipart("bkt", u->upload_id, {{3, p1->etag}});
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  auto order = store_->CompleteMultipart("bkt", u->upload_id, {{2, p2->etag}, {1, p1->etag}});
+  EXPECT_EQ(order.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->PutPart("bkt", u->upload_id, 0, "x", {}).status().code(),
+            StatusCode::kInvalidArgument);
+  // Only part 2, as the client chose.
+  auto done = store_->CompleteMultipart("bkt", u->upload_id, {{2, p2->etag}});
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(GetData("k"), "b");
+}
+
+TEST_F(LocalObjectStoreTest, AbortRemovesUploadAndParts) {
+  auto u = store_->CreateMultipart("bkt", "k", {});
+  ASSERT_TRUE(u.ok());
+  ASSERT_TRUE(store_->PutPart("bkt", u->upload_id, 1, "a", {}).ok());
+  ASSERT_TRUE(store_->AbortMultipart("bkt", u->upload_id).ok());
+  EXPECT_EQ(store_->AbortMultipart("bkt", u->upload_id).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->PutPart("bkt", u->upload_id, 2, "b", {}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/uploads"), 0u);
+  Reopen();
+  EXPECT_TRUE(store_->ListMultipartUploads("bkt")->empty());
+}
+
+TEST_F(LocalObjectStoreTest, ConcurrentPutsShareDirectorySyncs) {
+  constexpr int kThreads = 8;
+  std::mutex mu;
+  std::condition_variable cv;
+  int renames = 0, dir_syncs = 0;
+  // The first directory sync waits until every put has renamed its file; all
+  // but the first then find a sync running and share the next one.
+  env_.SetFaultPredicate([&](FaultOp op, const std::string& path) {
+    if (path.find("/objects") == std::string::npos) return false;
+    std::unique_lock lock(mu);
+    if (op == FaultOp::kRename) {
+      ++renames;
+      cv.notify_all();
+    } else if (op == FaultOp::kSyncDir) {
+      if (++dir_syncs == 1) cv.wait(lock, [&] { return renames == kThreads; });
+    }
+    return false;
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      if (Put("k" + std::to_string(i), "v").ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  env_.SetFaultPredicate(nullptr);
+  EXPECT_EQ(ok.load(), kThreads);
+  EXPECT_EQ(dir_syncs, 2);
+}
+
+TEST_F(LocalObjectStoreTest, ConcurrentPutsAndDeletesOfOneKeyEndAsTheDiskDoes) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        if ((i + t) % 3 == 0) {
+          (void)store_->Delete("bkt", "k");
+        } else {
+          (void)Put("k", "t" + std::to_string(t) + "-" + std::to_string(i));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto before = store_->Head("bkt", "k");
+  std::string data_before = GetData("k");
+  Reopen();
+  auto after = store_->Head("bkt", "k");
+  ASSERT_EQ(before.ok(), after.ok());
+  if (before.ok()) {
+    EXPECT_EQ(before->etag, after->etag);
+    EXPECT_EQ(GetData("k"), data_before);
+  }
+}
+
+}  // namespace
+}  // namespace muon::objectstore
