@@ -21,6 +21,9 @@
 #include "http/server.h"
 #include "kinesis/http_edge.h"
 #include "kinesis/service.h"
+#include "objectstore/local_object_store.h"
+#include "s3api/lifecycle.h"
+#include "s3api/s3_service.h"
 #include "streamlog/log_store.h"
 
 namespace muon::cli {
@@ -182,13 +185,28 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     return 1;
   }
   kinesis::KinesisService* kinesis = kin->get();
+  auto objects = objectstore::LocalObjectStore::Open(JoinPath(f.data_dir, "objects"), env, clock);
+  if (!objects.ok()) {
+    log::error("opening the object store in {}: {}", f.data_dir, objects.status().ToString());
+    return 1;
+  }
+  auto lifecycle = s3api::LifecycleStore::Open(JoinPath(JoinPath(f.data_dir, "s3"), "lifecycle"), env);
+  if (!lifecycle.ok()) {
+    log::error("opening bucket lifecycle rules in {}: {}", f.data_dir,
+               lifecycle.status().ToString());
+    return 1;
+  }
+  s3api::S3Options s3opts;
+  s3opts.region = f.region;
+  s3opts.account_id = account_id;
+  s3opts.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
+  s3api::S3Service s3(objects->get(), lifecycle->get(), &store, &authorizer, clock, s3opts);
   kinesis::EdgeOptions edge;
   edge.region = f.region;
   edge.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
 
-  // Firehose delivery streams write into the object store; without one the
-  // Firehose API is not served.
-  objectstore::ObjectStore* object_store = nullptr;
+  // Firehose delivery streams write into the object store S3 serves.
+  objectstore::ObjectStore* object_store = objects->get();
   std::unique_ptr<streamlog::LogStore> firehose_buffers;
   std::unique_ptr<delivery::FirehoseService> firehose;
   if (object_store) {
@@ -252,14 +270,17 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       respond(std::move(r));
       return;
     }
-    http::Response r;
-    r.status = 400;
-    r.Set("Content-Type", "application/xml");
-    r.body =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code><Message>"
-        "This endpoint serves Kinesis (X-Amz-Target: Kinesis_20131202.*) and /_muonpipe/; "
-        "the requested API is not available.</Message></Error>";
-    respond(std::move(r));
+    if (req.path.rfind("/_muonpipe/", 0) == 0 || !req.Header("X-Amz-Target").empty()) {
+      http::Response r;
+      r.status = 400;
+      r.Set("Content-Type", "application/x-amz-json-1.1");
+      r.body = R"({"__type":"UnknownOperationException","message":"This endpoint serves )"
+               R"(Kinesis, S3 and /_muonpipe/; the requested API is not available."})";
+      respond(std::move(r));
+      return;
+    }
+    // Everything else is S3 REST (path-style or virtual-host style).
+    s3.Serve(std::move(req), std::move(respond));
   };
   auto server = http::Server::Start(sopts, handler);
   if (!server.ok()) {
@@ -285,6 +306,11 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       if (Status s = kinesis->EnforceRetention(); !s.ok()) {
         log::warn("retention: {}", s.ToString());
       }
+      if (auto expired = s3.SweepLifecycle(); !expired.ok()) {
+        log::warn("bucket lifecycle: {}", expired.status().ToString());
+      } else if (*expired > 0) {
+        log::info("bucket lifecycle: {} expired objects deleted", *expired);
+      }
       write_usage();
       lock.lock();
     }
@@ -294,13 +320,14 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   std::string endpoint = fmt::format("{}://{}:{}", scheme, listen->first, (*server)->port());
   std::string cred_path = JoinPath(f.data_dir, "admin-credentials");
   fmt::print(
-      "muonpipe is serving Kinesis at {} (region {}), data in {}\n"
+      "muonpipe is serving Kinesis, Firehose and S3 at {} (region {}), data in {}\n"
       "{} administrator credentials: {} (mode 0600)\n"
       "Use them with the AWS CLI:\n"
       "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_DEFAULT_REGION={}\n"
-      "  aws --endpoint-url {} kinesis list-streams\n",
+      "  aws --endpoint-url {} kinesis list-streams\n"
+      "  aws --endpoint-url {} s3 ls\n",
       endpoint, f.region, f.data_dir, created ? "Created" : "Using", cred_path, cred_path,
-      f.region, endpoint);
+      f.region, endpoint, endpoint);
   std::fflush(stdout);
   log::info("ready: listening on {}", endpoint);
 
@@ -327,7 +354,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
 void AddServeCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   auto* cmd = app.add_subcommand(
-      "serve", "Run the pipeline: Kinesis-compatible stream service on one listener");
+      "serve", "Run the pipeline: Kinesis, Firehose and S3 APIs on one listener");
   cmd->add_option("--data-dir", flags->data_dir, "Where all state lives")->capture_default_str();
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
   cmd->add_option("--config", flags->config, "TOML file with the same settings (flags win)");

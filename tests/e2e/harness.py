@@ -259,7 +259,7 @@ class Server:
     # ---- clients ---------------------------------------------------------------------------
 
     def client(self, service="kinesis", access_key=None, secret_key=None, retries=0,
-               read_timeout=HTTP_TIMEOUT, max_pool_connections=10):
+               read_timeout=HTTP_TIMEOUT, max_pool_connections=10, signature_version=None):
         """A boto3 client for this server. Retries are off by default so every request is sent once."""
         if access_key is None or secret_key is None:
             ak, sk = self.credentials()
@@ -270,11 +270,13 @@ class Server:
                                         region_name=REGION)
         cfg = botocore.config.Config(connect_timeout=5, read_timeout=read_timeout,
                                      retries={"max_attempts": retries},
-                                     max_pool_connections=max_pool_connections)
+                                     max_pool_connections=max_pool_connections,
+                                     signature_version=signature_version)
         return session.client(service, endpoint_url=self.endpoint, region_name=REGION, config=cfg,
                               verify=self.tls[0] if self.tls else None)
 
-    def aws(self, *args, binary_raw=True, timeout=CLI_TIMEOUT, credentials_file=None):
+    def aws(self, *args, binary_raw=True, timeout=CLI_TIMEOUT, credentials_file=None,
+            config_file=None):
         """Run `aws --endpoint-url ... ARGS` and return a CliResult (rc, stdout, stderr, json).
 
         With CLI v2, --cli-binary-format raw-in-base64-out is passed so blob arguments (--data,
@@ -282,6 +284,8 @@ class Server:
         """
         env = _cli_base_env()
         env["AWS_SHARED_CREDENTIALS_FILE"] = credentials_file or self.credentials_path
+        if config_file:
+            env["AWS_CONFIG_FILE"] = config_file
         argv = [AWS_CLI, "--endpoint-url", self.endpoint, "--region", REGION, "--output", "json"]
         if AWS_CLI_MAJOR >= 2 and binary_raw:
             argv += ["--cli-binary-format", "raw-in-base64-out"]
