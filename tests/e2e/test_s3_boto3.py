@@ -159,10 +159,18 @@ class ObjectTest(S3TestCase):
 
     def test_conditional_put_if_none_match(self):
         self.s3.put_object(Bucket="data", Key="once", Body=b"first")
+        # Older botocore has no IfNoneMatch parameter on PutObject: send the header directly.
+        def if_none_match(request, **kwargs):
+            request.headers["If-None-Match"] = "*"
+        self.s3.meta.events.register("before-sign.s3.PutObject", if_none_match)
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
-            self.s3.put_object(Bucket="data", Key="once", Body=b"second", IfNoneMatch="*")
+            self.s3.put_object(Bucket="data", Key="once", Body=b"second")
         self.assertEqual(error_code(cm.exception), "PreconditionFailed")
+        self.assertEqual(self.status_of(cm.exception), 412)
+        self.s3.put_object(Bucket="data", Key="new-key", Body=b"created")
+        self.s3.meta.events.unregister("before-sign.s3.PutObject", if_none_match)
         self.assertEqual(self.s3.get_object(Bucket="data", Key="once")["Body"].read(), b"first")
+        self.assertEqual(self.s3.get_object(Bucket="data", Key="new-key")["Body"].read(), b"created")
 
     def test_checksums_verified_stored_and_returned(self):
         body = b"muon data " * 1000
