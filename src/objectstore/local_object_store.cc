@@ -690,8 +690,9 @@ Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_vi
     if (f.status().code() == StatusCode::kNotFound) return NotFoundKey(key);
     return f.status();
   }
-  // One read covers the head and, for objects up to 1 MiB, all the data.
-  MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, range ? 4096 : (1 << 20) + 4096));
+  // One read covers the head and, for objects up to 64 KiB, all the data;
+  // larger data is read straight into its own buffer.
+  MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, range ? 4096 : (64 << 10) + 4096));
   Object obj;
   obj.meta = MetaFromJson(head.meta);
   if (obj.meta.key != key) return Status::Corruption(path + ": holds another key");
