@@ -7,8 +7,12 @@ trailers where it streams); nothing here depends on a feature of the newest clie
 
 import datetime
 import hashlib
-import io
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
 import urllib.error
 import urllib.request
 import zlib
@@ -18,7 +22,7 @@ import boto3.s3.transfer
 import botocore.config
 import botocore.exceptions
 
-from harness import REGION, ServerTestCase, error_code
+from harness import REGION, Server, ServerTestCase, error_code
 
 MIB = 1024 * 1024
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -436,3 +440,49 @@ class LifecycleTest(S3TestCase):
         s3.delete_bucket_lifecycle(Bucket="lcy")
         self.assertAwsError("NoSuchLifecycleConfiguration", s3.get_bucket_lifecycle_configuration,
                             Bucket="lcy")
+
+
+class TlsPayloadFormsTest(unittest.TestCase):
+    """Over HTTPS newer botocore streams PutObject and UploadPart as aws-chunked with the checksum
+    in a trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER); older clients sign the payload. Both must
+    store the object and its checksum."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="muonpipe-e2e-s3tls-")
+        self.addCleanup(shutil.rmtree, self.workdir, True)
+        cert = os.path.join(self.workdir, "cert.pem")
+        key = os.path.join(self.workdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        self.server = Server(self.workdir, tls=(cert, key))
+        self.server.start()
+        self.addCleanup(lambda: self.assertEqual(self.server.terminate(), 0))
+        self.s3 = self.server.client("s3")
+        self.s3.create_bucket(Bucket="tls-data", CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def test_default_checksums_over_https(self):
+        sent = []
+        self.s3.meta.events.register(
+            "before-send.s3.*", lambda request, **kw: sent.append(
+                {k.lower(): v for k, v in request.headers.items()}))
+        body = os.urandom(300_000)
+        self.s3.put_object(Bucket="tls-data", Key="small", Body=body)
+        self.assertEqual(self.s3.get_object(Bucket="tls-data", Key="small")["Body"].read(), body)
+        src = os.path.join(self.workdir, "big.bin")
+        data = os.urandom(20 * MIB)
+        with open(src, "wb") as f:
+            f.write(data)
+        self.s3.upload_file(src, "tls-data", "big")
+        dst = os.path.join(self.workdir, "big.out")
+        self.s3.download_file("tls-data", "big", dst)
+        with open(dst, "rb") as f:
+            self.assertEqual(f.read(), data)
+        forms = {(h.get("x-amz-content-sha256") or b"") for h in sent}
+        forms = {f.decode() if isinstance(f, bytes) else f for f in forms}
+        sys.stderr.write("\npayload forms this client sent over HTTPS: %s\n" % sorted(
+            f if f.startswith(("STREAMING", "UNSIGNED")) else "<sha256>" for f in forms))
+        if "STREAMING-UNSIGNED-PAYLOAD-TRAILER" in forms:
+            head = self.s3.head_object(Bucket="tls-data", Key="small", ChecksumMode="ENABLED")
+            self.assertEqual(head["ChecksumCRC32"], crc32_b64(body))
