@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "objectstore/dir_syncer.h"
 
 namespace muon::objectstore {
 namespace {
@@ -287,47 +288,6 @@ std::string NormalizeEtag(std::string_view etag) {
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
 }
-
-// Group commit of one directory's fsync: callers that arrive while a sync runs
-// share the next one.
-class DirSyncer {
- public:
-  Status Sync(Env* env, const std::string& dir) {
-    std::unique_lock lock(mu_);
-    const uint64_t ticket = ++requested_;
-    while (completed_ < ticket) {
-      if (running_) {
-        cv_.wait(lock);
-        continue;
-      }
-      running_ = true;
-      const uint64_t first = completed_ + 1, last = requested_;
-      lock.unlock();
-      Status s = env->SyncDir(dir);
-      lock.lock();
-      running_ = false;
-      completed_ = last;
-      if (!s.ok()) failures_.push_back({first, last, s});
-      cv_.notify_all();
-    }
-    for (const Failure& f : failures_) {
-      if (ticket >= f.first && ticket <= f.last) return f.status;
-    }
-    return Status::Ok();
-  }
-
- private:
-  struct Failure {
-    uint64_t first, last;
-    Status status;
-  };
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t requested_ = 0;  // guarded by mu_
-  uint64_t completed_ = 0;  // guarded by mu_
-  bool running_ = false;    // guarded by mu_
-  std::vector<Failure> failures_;  // guarded by mu_; rare, kept for waiters
-};
 
 struct Entry {
   std::shared_ptr<const ObjectMeta> meta;  // null: deleted (tombstone)

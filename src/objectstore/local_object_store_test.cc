@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/fault_env.h"
+#include "objectstore/dir_syncer.h"
 
 namespace muon::objectstore {
 namespace {
@@ -417,35 +418,67 @@ TEST_F(LocalObjectStoreTest, AbortRemovesUploadAndParts) {
   EXPECT_TRUE(store_->ListMultipartUploads("bkt")->empty());
 }
 
-TEST_F(LocalObjectStoreTest, ConcurrentPutsShareDirectorySyncs) {
+TEST_F(LocalObjectStoreTest, ConcurrentPutsAllSurviveCrash) {
   constexpr int kThreads = 8;
-  std::mutex mu;
-  std::condition_variable cv;
-  int renames = 0, dir_syncs = 0;
-  // The first directory sync waits until every put has renamed its file; all
-  // but the first then find a sync running and share the next one.
-  env_.SetFaultPredicate([&](FaultOp op, const std::string& path) {
-    if (path.find("/objects") == std::string::npos) return false;
-    std::unique_lock lock(mu);
-    if (op == FaultOp::kRename) {
-      ++renames;
-      cv.notify_all();
-    } else if (op == FaultOp::kSyncDir) {
-      if (++dir_syncs == 1) cv.wait(lock, [&] { return renames == kThreads; });
-    }
-    return false;
-  });
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      if (Put("k" + std::to_string(i), "v").ok()) ++ok;
+      for (int j = 0; j < 10; ++j) {
+        if (Put("k" + std::to_string(i) + "-" + std::to_string(j), "v").ok()) ++ok;
+      }
     });
   }
   for (auto& t : threads) t.join();
-  env_.SetFaultPredicate(nullptr);
-  EXPECT_EQ(ok.load(), kThreads);
-  EXPECT_EQ(dir_syncs, 2);
+  EXPECT_EQ(ok.load(), kThreads * 10);
+  CrashAndReopen();
+  EXPECT_EQ(Keys().size(), static_cast<size_t>(kThreads * 10));
+}
+
+TEST(DirSyncerTest, CallersArrivingDuringASyncShareTheNextOne) {
+  std::unique_ptr<Env> base = NewMemEnv();
+  FaultInjectionEnv env(base.get());
+  ASSERT_TRUE(env.CreateDirs("/d").ok());
+  DirSyncer syncer;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int syncs = 0;
+  // The first sync holds until every caller is inside Sync.
+  env.SetFaultPredicate([&](FaultOp op, const std::string&) {
+    if (op != FaultOp::kSyncDir) return false;
+    std::unique_lock lock(mu);
+    if (++syncs == 1) cv.wait(lock, [&] { return release; });
+    return false;
+  });
+  constexpr int kCallers = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&] {
+      if (syncer.Sync(&env, "/d").ok()) ++ok;
+    });
+  }
+  while (syncer.pending() < kCallers) std::this_thread::yield();
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kCallers);
+  EXPECT_EQ(syncs, 2);  // the held one, then one for the seven that waited
+}
+
+TEST(DirSyncerTest, FailedSyncReachesEveryCallerItCovered) {
+  std::unique_ptr<Env> base = NewMemEnv();
+  FaultInjectionEnv env(base.get());
+  ASSERT_TRUE(env.CreateDirs("/d").ok());
+  DirSyncer syncer;
+  env.SetFaultPredicate([](FaultOp op, const std::string&) { return op == FaultOp::kSyncDir; });
+  EXPECT_FALSE(syncer.Sync(&env, "/d").ok());
+  env.SetFaultPredicate(nullptr);
+  EXPECT_TRUE(syncer.Sync(&env, "/d").ok());
 }
 
 TEST_F(LocalObjectStoreTest, ConcurrentPutsAndDeletesOfOneKeyEndAsTheDiskDoes) {
