@@ -19,14 +19,15 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "auth/sigv4.h"
@@ -34,10 +35,6 @@
 namespace muon::bench {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -91,59 +88,121 @@ bool ParseFlags(int argc, char** argv, Options* o) {
   return o->mode == "put" || o->mode == "get" || o->mode == "prepare";
 }
 
+// One keep-alive HTTP/1.1 connection on a plain socket. Responses are read
+// with large recv calls straight into their final buffer, so the generator
+// spends as little CPU per byte as it can (it shares the cores with the
+// server it measures).
 class Conn {
  public:
-  explicit Conn(const Options& o) : o_(o), stream_(ioc_) {}
+  explicit Conn(const Options& o) : o_(o) {}
+  ~Conn() { Reset(); }
 
   // Sends one signed request; returns the status (0 on a transport error).
   int Send(const std::string& method, const std::string& path, const std::string& body,
            size_t* received) {
-    try {
-      if (!connected_) {
-        tcp::resolver resolver(ioc_);
-        stream_.connect(resolver.resolve(o_.host, o_.port));
-        stream_.socket().set_option(tcp::no_delay(true));
-        connected_ = true;
-      }
-      std::vector<std::pair<std::string, std::string>> headers = {
-          {"Host", o_.host + ":" + o_.port}, {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}};
-      auth::SignOptions so;
-      so.region = o_.region;
-      so.service = "s3";
-      so.now_seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      so.s3_style_path = true;
-      auth::Sign(method, path, "", headers, "", {o_.access_key, o_.secret_key, ""}, so);
-      bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), path, 11};
-      for (const auto& [k, v] : headers) req.set(k, v);
-      req.body() = body;
-      req.prepare_payload();
-      bhttp::write(stream_, req);
-      beast::flat_buffer buf;
-      bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(1ull << 32);
-      bhttp::read(stream_, buf, parser);
-      auto& res = parser.get();
-      *received = res.body().size();
-      if (!res.keep_alive()) Reset();
-      return res.result_int();
-    } catch (const std::exception& e) {
-      Reset();
-      return 0;
+    if (fd_ < 0 && !Connect()) return 0;
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Host", o_.host + ":" + o_.port}, {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}};
+    auth::SignOptions so;
+    so.region = o_.region;
+    so.service = "s3";
+    so.now_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    so.s3_style_path = true;
+    auth::Sign(method, path, "", headers, "", {o_.access_key, o_.secret_key, ""}, so);
+    std::string head = method + " " + path + " HTTP/1.1\r\n";
+    for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+    head += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(body.data()), body.size()}};
+    if (!WriteAll(iov, body.empty() ? 1 : 2)) return Fail();
+    // Headers.
+    size_t end = std::string::npos;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!ReadMore()) return Fail();
     }
+    std::string_view h(buf_.data(), end);
+    int status = 0;
+    if (h.size() > 12) status = std::atoi(std::string(h.substr(9, 3)).c_str());
+    size_t length = 0;
+    bool close = false;
+    for (size_t pos = h.find("\r\n"); pos != std::string_view::npos;) {
+      size_t next = h.find("\r\n", pos + 2);
+      std::string line(h.substr(pos + 2, next == std::string_view::npos ? h.npos : next - pos - 2));
+      for (size_t i = 0; i < line.size() && line[i] != ':'; ++i) line[i] = static_cast<char>(std::tolower(line[i]));
+      if (line.rfind("content-length:", 0) == 0) length = std::stoull(line.substr(15));
+      if (line.rfind("connection:", 0) == 0 && line.find("close") != std::string::npos) close = true;
+      pos = next;
+    }
+    // Body: what is buffered, then straight into body_.
+    size_t have = buf_.size() - (end + 4);
+    body_.resize(length);
+    size_t from_buf = std::min(have, length);
+    std::memcpy(body_.data(), buf_.data() + end + 4, from_buf);
+    buf_.erase(0, end + 4 + from_buf);
+    size_t got = from_buf;
+    while (got < length) {
+      ssize_t n = ::recv(fd_, body_.data() + got, length - got, 0);
+      if (n <= 0) return Fail();
+      got += static_cast<size_t>(n);
+    }
+    *received = length;
+    if (close) Reset();
+    return status;
   }
 
  private:
+  bool Connect() {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(o_.host.c_str(), o_.port.c_str(), &hints, &res) != 0) return false;
+    fd_ = ::socket(res->ai_family, SOCK_STREAM, 0);
+    bool ok = fd_ >= 0 && ::connect(fd_, res->ai_addr, res->ai_addrlen) == 0;
+    freeaddrinfo(res);
+    if (!ok) {
+      Reset();
+      return false;
+    }
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return true;
+  }
+  bool WriteAll(iovec* iov, int count) {
+    while (count > 0) {
+      ssize_t n = ::writev(fd_, iov, count);
+      if (n < 0) return false;
+      while (count > 0 && static_cast<size_t>(n) >= iov->iov_len) {
+        n -= static_cast<ssize_t>(iov->iov_len);
+        ++iov;
+        --count;
+      }
+      if (count > 0) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + n;
+        iov->iov_len -= static_cast<size_t>(n);
+      }
+    }
+    return true;
+  }
+  bool ReadMore() {
+    char tmp[16384];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int Fail() {
+    Reset();
+    return 0;
+  }
   void Reset() {
-    beast::error_code ec;
-    stream_.socket().close(ec);
-    connected_ = false;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    buf_.clear();
   }
   const Options& o_;
-  asio::io_context ioc_;
-  beast::tcp_stream stream_;
-  bool connected_ = false;
+  int fd_ = -1;
+  std::string buf_;
+  std::string body_;
 };
 
 int Main(int argc, char** argv) {

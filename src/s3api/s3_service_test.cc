@@ -21,9 +21,9 @@ constexpr int64_t kDayNs = 86'400'000'000'000;
 class DenyAction final : public auth::Authorizer {
  public:
   std::string action;
-  std::string last_resource;
+  mutable std::string last_resource;  // tests call one request at a time
   Status Authorize(const auth::Caller&, std::string_view a, std::string_view resource) const override {
-    const_cast<DenyAction*>(this)->last_resource = std::string(resource);
+    last_resource = std::string(resource);
     if (a == action) return Status::PermissionDenied("denied by policy");
     return Status::Ok();
   }
