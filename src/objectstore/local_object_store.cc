@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/base64.h"
 #include "base/log.h"
 #include "objectstore/dir_syncer.h"
 
@@ -859,6 +860,10 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
   };
   std::vector<Source> sources;
   std::string md5s;
+  // Composite checksums (S3's "<checksum of part checksums>-N") for every
+  // algorithm all parts carry.
+  std::map<ChecksumAlgorithm, std::string> part_sums;
+  bool first_part = true;
   ObjectMeta meta;
   int prev = 0;
   for (const auto& [number, etag] : parts) {
@@ -878,12 +883,32 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
     auto raw = Unhex(p.etag);
     if (!raw) return Status::Corruption(path + ": bad part ETag");
     md5s += *raw;
+    for (auto it = part_sums.begin(); it != part_sums.end();) {
+      auto sum = p.checksums.find(it->first);
+      auto decoded = sum == p.checksums.end() ? std::nullopt : Base64Decode(sum->second);
+      if (!decoded) {
+        it = part_sums.erase(it);
+      } else {
+        it->second += *decoded;
+        ++it;
+      }
+    }
+    if (first_part) {
+      for (const auto& [alg, v] : p.checksums) {
+        if (auto decoded = Base64Decode(v)) part_sums[alg] = *decoded;
+      }
+      first_part = false;
+    }
     meta.size += p.size;
     meta.part_sizes.push_back(p.size);
     sources.push_back({std::move(*f), path, head.data_offset, p.size});
   }
   meta.key = u.key;
   meta.etag = fmt::format("{}-{}", HexOf(Digest(EVP_md5(), md5s)), parts.size());
+  for (const auto& [alg, concatenated] : part_sums) {
+    meta.checksums[alg] =
+        fmt::format("{}-{}", ChecksumBase64(alg, concatenated), parts.size());
+  }
   meta.content_type = u.options.content_type;
   meta.content_encoding = u.options.content_encoding;
   meta.content_disposition = u.options.content_disposition;

@@ -344,6 +344,7 @@ TEST_F(LocalObjectStoreTest, MultipartPartsStayApartUntilComplete) {
   EXPECT_EQ(store_->Head("bkt", "big/file").status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(Keys().empty());
 
+  // Only part 2 carries a CRC32, so the object gets no composite CRC32.
   auto parts = store_->ListParts("bkt", u->upload_id);
   ASSERT_TRUE(parts.ok());
   ASSERT_EQ(parts->size(), 2u);
@@ -383,6 +384,26 @@ TEST_F(LocalObjectStoreTest, MultipartEtagIsMd5OfPartMd5s) {
   ASSERT_TRUE(done.ok());
   // MD5 of the 16 raw bytes of MD5("hello"), then "-1".
   EXPECT_EQ(done->etag, "62109206880d38a4010a98e11243924a-1");
+}
+
+TEST_F(LocalObjectStoreTest, CompositeChecksumWhenEveryPartHasOne) {
+  auto u = store_->CreateMultipart("bkt", "k", {});
+  ASSERT_TRUE(u.ok());
+  std::string a = Payload("a", 100), b = Payload("b", 50);
+  std::string ca = ChecksumBase64(ChecksumAlgorithm::kCrc32, a);
+  std::string cb = ChecksumBase64(ChecksumAlgorithm::kCrc32, b);
+  auto p1 = store_->PutPart("bkt", u->upload_id, 1, a, {{ChecksumAlgorithm::kCrc32, ca}});
+  auto p2 = store_->PutPart("bkt", u->upload_id, 2, b,
+                            {{ChecksumAlgorithm::kCrc32, cb},
+                             {ChecksumAlgorithm::kSha1, ChecksumBase64(ChecksumAlgorithm::kSha1, b)}});
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  auto done = store_->CompleteMultipart("bkt", u->upload_id, {{1, p1->etag}, {2, p2->etag}});
+  ASSERT_TRUE(done.ok());
+  std::string raw = ChecksumRaw(ChecksumAlgorithm::kCrc32, a) + ChecksumRaw(ChecksumAlgorithm::kCrc32, b);
+  EXPECT_EQ(done->checksums.at(ChecksumAlgorithm::kCrc32),
+            ChecksumBase64(ChecksumAlgorithm::kCrc32, raw) + "-2");
+  EXPECT_EQ(done->checksums.count(ChecksumAlgorithm::kSha1), 0u);  // part 1 had none
+  EXPECT_EQ(store_->Head("bkt", "k")->checksums, done->checksums);
 }
 
 TEST_F(LocalObjectStoreTest, CompleteRejectsWrongOrMissingParts) {

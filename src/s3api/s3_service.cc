@@ -1263,6 +1263,10 @@ Reply S3Service::Impl::CompleteMultipart(Ctx& ctx) {
   Add(x.root(), "Bucket", ctx.addr.bucket);
   Add(x.root(), "Key", ctx.addr.key);
   Add(x.root(), "ETag", Quoted(meta->etag));
+  for (const auto& [alg, v] : meta->checksums) {
+    Add(x.root(), ("Checksum" + std::string(ChecksumName(alg))).c_str(), v);
+  }
+  if (!meta->checksums.empty()) Add(x.root(), "ChecksumType", "COMPOSITE");
   return XmlResponse(200, x.str());
 }
 
