@@ -315,10 +315,12 @@ struct S3Service::Impl {
   Reply Dispatch(Ctx& ctx);
 
   std::optional<S3Error> Authorize(const Ctx& ctx, std::string_view action,
-                                   std::string_view bucket, std::string_view key = {}) {
+                                   std::string_view bucket, std::string_view key = {},
+                                   const auth::RequestKeys& keys = {}) {
     std::string arn = key.empty() ? fmt::format("arn:aws:s3:::{}", bucket)
                                   : fmt::format("arn:aws:s3:::{}/{}", bucket, key);
-    Status s = authorizer->Authorize(ctx.caller, action, arn);
+    Status s = keys.empty() ? authorizer->Authorize(ctx.caller, action, arn)
+                            : authorizer->Authorize(ctx.caller, action, arn, keys);
     if (s.ok()) return std::nullopt;
     return Err(403, "AccessDenied", s.message().empty() ? "Access Denied" : s.message());
   }
@@ -556,7 +558,12 @@ Reply S3Service::Impl::GetBucketLocation(Ctx& ctx) {
 }
 
 Reply S3Service::Impl::ListObjects(Ctx& ctx, bool v2) {
-  if (auto e = Authorize(ctx, "s3:ListBucket", ctx.addr.bucket)) return *e;
+  // Condition keys S3 gives ListBucket (policies may restrict listing by prefix).
+  auth::RequestKeys keys;
+  for (const char* name : {"prefix", "delimiter", "max-keys"}) {
+    if (ctx.Has(name)) keys.emplace_back(std::string("s3:") + name, ctx.Q(name));
+  }
+  if (auto e = Authorize(ctx, "s3:ListBucket", ctx.addr.bucket, {}, keys)) return *e;
   std::string prefix = ctx.Q("prefix"), delimiter = ctx.Q("delimiter");
   std::string encoding = ctx.Q("encoding-type");
   if (!encoding.empty() && encoding != "url") {

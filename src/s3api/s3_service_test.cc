@@ -20,8 +20,15 @@ constexpr int64_t kDayNs = 86'400'000'000'000;
 // Refuses one action, allows the rest.
 class DenyAction final : public auth::Authorizer {
  public:
+  using Authorizer::Authorize;
   std::string action;
   mutable std::string last_resource;  // tests call one request at a time
+  mutable auth::RequestKeys last_keys;
+  Status Authorize(const auth::Caller& caller, std::string_view a, std::string_view resource,
+                   const auth::RequestKeys& keys) const override {
+    last_keys = keys;
+    return Authorize(caller, a, resource);
+  }
   Status Authorize(const auth::Caller&, std::string_view a, std::string_view resource) const override {
     last_resource = std::string(resource);
     if (a == action) return Status::PermissionDenied("denied by policy");
@@ -195,6 +202,10 @@ TEST_F(S3ServiceTest, AuthorizerIsAskedWithS3ActionAndArn) {
   auto get = Call("GET", "/bkt/a/b.txt");
   EXPECT_EQ(get.status, 403);
   EXPECT_EQ(Code(get), "AccessDenied");
+  ASSERT_EQ(Call("GET", "/bkt?list-type=2&prefix=a%2F&delimiter=%2F").status, 200);
+  EXPECT_EQ(authz_.last_resource, "arn:aws:s3:::bkt");
+  EXPECT_EQ(authz_.last_keys,
+            (auth::RequestKeys{{"s3:prefix", "a/"}, {"s3:delimiter", "/"}}));
 }
 
 TEST_F(S3ServiceTest, UnsignedAndBadlySignedRequestsAreRefused) {
