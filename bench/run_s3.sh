@@ -36,7 +36,7 @@ if [ ! -x "$S3RVER_DIR/node_modules/.bin/s3rver" ]; then
     "mkdir -p $S3RVER_DIR && (cd $S3RVER_DIR && npm install s3rver@3.7.1)" >&2
   exit 2
 fi
-command -v fio >/dev/null || { echo "run_s3: fio is missing (apt-get install fio)" >&2; exit 2; }
+command -v fio >/dev/null || { echo "run_s3: fio is missing (scripts/install-deps.sh --bench)" >&2; exit 2; }
 
 SERVER_PID=
 WORK=$(mktemp -d "$DATA_ROOT/s3-bench-data.XXXXXX")

@@ -3,6 +3,7 @@
 # packages only. Idempotent: installs only what is missing; safe to re-run.
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the test peers (AWS CLI, boto3, openssl)
+#   scripts/install-deps.sh --bench  also the benchmark tools (fio for bench/run_s3.sh)
 set -euo pipefail
 
 want=(
@@ -20,6 +21,10 @@ if [[ "${1:-}" == "--test" ]]; then
   # already has them (e.g. a newer pip-installed boto3) keeps its own.
   command -v aws >/dev/null 2>&1 || want+=(awscli)
   python3 -c 'import boto3' >/dev/null 2>&1 || want+=(python3-boto3)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  # bench/run_s3.sh compares PutObject with fio's sequential write + fdatasync on the same disk.
+  want+=(fio)
 fi
 
 missing=()
