@@ -275,7 +275,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       r.status = 400;
       r.Set("Content-Type", "application/x-amz-json-1.1");
       r.body = R"({"__type":"UnknownOperationException","message":"This endpoint serves )"
-               R"(Kinesis, S3 and /_muonpipe/; the requested API is not available."})";
+               R"(Kinesis, Firehose, S3 and /_muonpipe/; the requested API is not available."})";
       respond(std::move(r));
       return;
     }
