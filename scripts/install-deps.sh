@@ -9,14 +9,15 @@ set -euo pipefail
 want=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev libpugixml-dev
-  libsoci-dev libsqlite3-dev libpq-dev libzstd-dev zlib1g-dev liboath-dev libsodium-dev
+  libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsqlite3-dev libpq-dev
+  libzstd-dev zlib1g-dev liboath-dev libsodium-dev
   libqrencode-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libxxhash-dev
   libdeflate-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 curl
 )
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(openssl)
+  want+=(openssl postgresql)  # postgresql: the registry tests' second backend (start-postgres.sh)
   # The AWS CLI and boto3 are real peers in the end-to-end tests. A machine that
   # already has them (e.g. a newer pip-installed boto3) keeps its own.
   command -v aws >/dev/null 2>&1 || want+=(awscli)
