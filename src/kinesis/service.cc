@@ -1388,6 +1388,7 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
         if (e.error_code.empty()) acked.push_back({e.partition_key, e.data_len});
       }
       usage_.Record(acked);
+      if (options_.on_acknowledged) options_.on_acknowledged(acked);
     }
     if (c->single) {
       const auto& e = c->entries[0];

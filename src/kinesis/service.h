@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/status.h"
+#include "kinesis/usage.h"
 #include "streamlog/log_store.h"
 
 namespace muon::kinesis {
@@ -33,6 +34,9 @@ struct KinesisOptions {
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int max_shards = 500;        // account-wide shard quota (LimitExceededException)
   int on_demand_shards = 4;    // shards an ON_DEMAND stream starts with
+  // Called with the records of each put once they are acknowledged (on the
+  // committer's thread: keep it cheap and never block). May be empty.
+  std::function<void(std::span<const UsageTracker::Put>)> on_acknowledged;
 };
 
 // The reply to one call: HTTP status and JSON body (an error body has __type).
