@@ -24,6 +24,9 @@
 #include "objectstore/local_object_store.h"
 #include "s3api/lifecycle.h"
 #include "s3api/s3_service.h"
+#include "registry/http_api.h"
+#include "registry/live_status.h"
+#include "registry/registry.h"
 #include "streamlog/log_store.h"
 
 namespace muon::cli {
@@ -38,6 +41,8 @@ struct ServeFlags {
   std::string tls_key;
   std::string durability = "sync";
   std::string log_level = "info";
+  std::string registry;  // database URL; default DATA_DIR/registry.db
+  int registry_sweep_seconds = 10;
   bool enforce_shard_limits = false;
   int threads = 0;
 };
@@ -62,6 +67,7 @@ Status ApplyConfig(const std::string& path, CLI::App* cmd, ServeFlags* f) {
   str("tls_key", "--tls-key", &f->tls_key);
   str("durability", "--durability", &f->durability);
   str("log_level", "--log-level", &f->log_level);
+  str("registry", "--registry", &f->registry);
   if (auto v = t["enforce_shard_limits"].value<bool>(); v && cmd->count("--enforce-shard-limits") == 0) {
     f->enforce_shard_limits = *v;
   }
@@ -69,13 +75,13 @@ Status ApplyConfig(const std::string& path, CLI::App* cmd, ServeFlags* f) {
     f->threads = static_cast<int>(*v);
   }
   for (auto&& [k, v] : t) {
-    static const std::set<std::string> kKnown = {"data_dir", "listen",    "region",
-                                                 "tls_cert", "tls_key",   "durability",
-                                                 "log_level", "threads",  "enforce_shard_limits"};
+    static const std::set<std::string> kKnown = {
+        "data_dir", "listen",  "region",   "tls_cert",            "tls_key",
+        "durability", "log_level", "threads", "enforce_shard_limits", "registry"};
     if (!kKnown.count(std::string(k.str()))) {
       return Status::InvalidArgument(fmt::format(
           "{}: unknown setting '{}' (known: data_dir, listen, region, tls_cert, tls_key, "
-          "durability, log_level, threads, enforce_shard_limits)",
+          "durability, log_level, threads, enforce_shard_limits, registry)",
           path, k.str()));
     }
   }
@@ -174,10 +180,31 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     return 1;
   }
   auth::AllowAllAuthorizer authorizer;
+
+  // The sensor registry (docs/registry.md): migrated before anything is served.
+  const std::string registry_url =
+      f.registry.empty() ? JoinPath(f.data_dir, "registry.db") : f.registry;
+  auto reg = registry::Registry::Open(registry_url, clock);
+  if (!reg.ok()) {
+    log::error("registry: {}", reg.status().message());
+    return 1;
+  }
+  registry::LiveStatus live(reg->get(), clock);
+  registry::ApiOptions registry_api;
+  registry_api.region = f.region;
+  registry_api.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
+  registry_api.live = &live;
+
   kinesis::KinesisOptions kopts;
   kopts.region = f.region;
   kopts.account_id = account_id;
   kopts.enforce_shard_limits = f.enforce_shard_limits;
+  // Each acknowledged record tells the registry its detector (the partition
+  // key, docs/records.md) is alive.
+  kopts.on_acknowledged = [&live, clock](std::span<const kinesis::UsageTracker::Put> puts) {
+    const int64_t now = clock->NowNanos();
+    for (const auto& p : puts) live.OnIngest(p.key, 1, now);
+  };
   auto kin = kinesis::KinesisService::Open(JoinPath(f.data_dir, "kinesis"), kopts, logs->get(),
                                            env, clock, &authorizer);
   if (!kin.ok()) {
@@ -249,6 +276,11 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       kinesis::ServeKinesis(kinesis, &store, clock, edge, std::move(req), std::move(respond));
       return;
     }
+    if (registry::IsRegistryRequest(req)) {
+      registry::ServeRegistry(reg->get(), &store, &authorizer, clock, registry_api, std::move(req),
+                              std::move(respond));
+      return;
+    }
     if (req.path == "/_muonpipe/health") {
       http::Response r;
       r.Set("Content-Type", "application/json");
@@ -316,18 +348,30 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     }
   });
 
+  std::thread live_sweeper([&] {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(f.registry_sweep_seconds),
+                        [&] { return stopping; })) {
+      lock.unlock();
+      auto moves = live.Sweep();
+      if (!moves.ok()) log::warn("registry live status: {}", moves.status().ToString());
+      lock.lock();
+    }
+  });
+
   std::string scheme = f.tls_cert.empty() ? "http" : "https";
   std::string endpoint = fmt::format("{}://{}:{}", scheme, listen->first, (*server)->port());
   std::string cred_path = JoinPath(f.data_dir, "admin-credentials");
   fmt::print(
       "muonpipe is serving Kinesis, Firehose and S3 at {} (region {}), data in {}\n"
+      "Sensor registry API: {}{} (database {})\n"
       "{} administrator credentials: {} (mode 0600)\n"
       "Use them with the AWS CLI:\n"
       "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_DEFAULT_REGION={}\n"
       "  aws --endpoint-url {} kinesis list-streams\n"
       "  aws --endpoint-url {} s3 ls\n",
-      endpoint, f.region, f.data_dir, created ? "Created" : "Using", cred_path, cred_path,
-      f.region, endpoint, endpoint);
+      endpoint, f.region, f.data_dir, endpoint, registry::kApiPrefix, (*reg)->db().display_url(),
+      created ? "Created" : "Using", cred_path, cred_path, f.region, endpoint, endpoint);
   std::fflush(stdout);
   log::info("ready: listening on {}", endpoint);
 
@@ -341,6 +385,10 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   }
   cv.notify_all();
   housekeeping.join();
+  live_sweeper.join();
+  if (auto moves = live.Sweep(); !moves.ok()) {
+    log::warn("registry live status: {}", moves.status().ToString());
+  }
   write_usage();
   if (firehose) firehose->Close();
   if (firehose_buffers) firehose_buffers->Close();
@@ -366,6 +414,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "debug, info, warn or error")->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Network threads (default: one per core)");
+  cmd->add_option("--registry", flags->registry,
+                  "Sensor registry database: postgresql://user:pass@host:port/db, or a SQLite "
+                  "file (default DATA_DIR/registry.db)");
+  cmd->add_option("--registry-sweep-seconds", flags->registry_sweep_seconds,
+                  "How often live status from ingest is written to the registry")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   cmd->add_flag("--enforce-shard-limits", flags->enforce_shard_limits,
                 "Refuse writes beyond 1 MiB/s or 1000 records/s per shard, as AWS does");
   cmd->callback([cmd, flags, exit_code] { *exit_code = RunServe(cmd, *flags); });
