@@ -178,13 +178,18 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
                                 ? options.principal_of(outcome.verified->credentials.access_key_id)
                                 : std::string());
   }
+  respond(HandleRegistry(registry, authorizer, options, *caller, req));
+}
+
+http::Response HandleRegistry(Registry* registry, const auth::Authorizer* authorizer,
+                              const ApiOptions& options, const auth::Caller& caller,
+                              const http::Request& req) {
   const std::string actor =
-      caller->principal_arn.empty() ? caller->access_key_id : caller->principal_arn;
+      caller.principal_arn.empty() ? caller.access_key_id : caller.principal_arn;
 
   // Route.
   if (req.path.rfind(kApiPrefix, 0) != 0) {
-    respond(ErrorReply({404, "NotFound", "the registry API is under /_muonpipe/registry/v1/"}));
-    return;
+    return ErrorReply({404, "NotFound", "the registry API is under /_muonpipe/registry/v1/"});
   }
   std::vector<std::string> seg;
   {
@@ -199,35 +204,33 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
     }
   }
   const std::string& m = req.method;
-  auto fail = [&](const Status& s) { respond(ErrorReply(FromStatus(s))); };
+  auto fail = [&](const Status& s) { return ErrorReply(FromStatus(s)); };
   auto not_found = [&] {
-    respond(ErrorReply({404, "NotFound",
-                        fmt::format("no registry resource {} {}", req.method, req.path)}));
+    return ErrorReply({404, "NotFound",
+                       fmt::format("no registry resource {} {}", req.method, req.path)});
   };
   auto method_not_allowed = [&](std::string allowed) {
     http::Response r = ErrorReply({405, "MethodNotAllowed",
                                    fmt::format("{} is not allowed here (allowed: {})", m, allowed)});
     r.Set("Allow", allowed);
-    respond(std::move(r));
+    return r;
   };
-  auto authorize = [&](const std::string& action, const std::string& arn) -> bool {
-    Status s = authorizer->Authorize(*caller, "registry:" + action, arn);
-    if (!s.ok()) {
-      respond(ErrorReply({403, "AccessDenied", s.message()}));
-      return false;
-    }
-    return true;
+  // The refusal to send, if the caller may not.
+  auto authorize = [&](const std::string& action,
+                       const std::string& arn) -> std::optional<http::Response> {
+    Status s = authorizer->Authorize(caller, "registry:" + action, arn);
+    if (!s.ok()) return ErrorReply({403, "AccessDenied", s.message()});
+    return std::nullopt;
   };
   if (seg.empty() || (seg[0] != "sites" && seg[0] != "detectors" && seg[0] != "deployments")) {
-    not_found();
-    return;
+    return not_found();
   }
   const Kind kind = KindOf(seg[0]);
   const std::string res = ResourceSingular(seg[0]);
 
   if (seg.size() == 1) {
     if (m == "GET") {
-      if (!authorize("List" + res + "s", Arn(kind, "*"))) return;
+      if (auto denied = authorize("List" + res + "s", Arn(kind, "*"))) return *denied;
       ListQuery q;
       for (auto& [k, v] : ParseQuery(req.query)) {
         if (k == "limit") {
@@ -253,8 +256,7 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
       if (!page.ok()) return fail(page.status());
       Json body = {{"items", page->items}};
       if (page->next_offset) body["next_token"] = std::to_string(*page->next_offset);
-      respond(JsonReply(200, body));
-      return;
+      return JsonReply(200, body);
     }
     if (m == "POST") {
       auto body = Body(req);
@@ -262,15 +264,14 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
       std::string id = kind != Kind::kDeployment && body->is_object() && (*body)["id"].is_string()
                            ? (*body)["id"].get<std::string>()
                            : "*";
-      if (!authorize("Create" + res, Arn(kind, id))) return;
+      if (auto denied = authorize("Create" + res, Arn(kind, id))) return *denied;
       auto created = registry->Create(kind, *body, actor);
       if (!created.ok()) return fail(created.status());
       http::Response r = EntityReply(201, *created);
       std::string cid = (*created)["id"].is_string() ? (*created)["id"].get<std::string>()
                                                      : std::to_string((*created)["id"].get<int64_t>());
       r.Set("Location", fmt::format("{}{}/{}", kApiPrefix, seg[0], cid));
-      respond(std::move(r));
-      return;
+      return r;
     }
     return method_not_allowed("GET, POST");
   }
@@ -279,33 +280,30 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
   const std::string arn = Arn(kind, id);
   if (seg.size() == 2) {
     if (m == "GET") {
-      if (!authorize("Get" + res, arn)) return;
+      if (auto denied = authorize("Get" + res, arn)) return *denied;
       auto got = registry->Get(kind, id);
       if (!got.ok()) return fail(got.status());
-      respond(EntityReply(200, *got));
-      return;
+      return EntityReply(200, *got);
     }
     if (m == "PUT" || m == "PATCH") {
-      if (!authorize("Update" + res, arn)) return;
+      if (auto denied = authorize("Update" + res, arn)) return *denied;
       auto if_match = IfMatch(req);
       if (!if_match.ok()) return fail(if_match.status());
       auto body = Body(req);
       if (!body.ok()) return fail(body.status());
       auto updated = registry->Update(kind, id, *body, *if_match, actor);
       if (!updated.ok()) return fail(updated.status());
-      respond(EntityReply(200, *updated));
-      return;
+      return EntityReply(200, *updated);
     }
     if (m == "DELETE") {
-      if (!authorize("Delete" + res, arn)) return;
+      if (auto denied = authorize("Delete" + res, arn)) return *denied;
       auto if_match = IfMatch(req);
       if (!if_match.ok()) return fail(if_match.status());
       Status s = registry->Delete(kind, id, *if_match, actor);
       if (!s.ok()) return fail(s);
       http::Response r;
       r.status = 204;
-      respond(std::move(r));
-      return;
+      return r;
     }
     return method_not_allowed("GET, PUT, PATCH, DELETE");
   }
@@ -313,7 +311,7 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
   const std::string& sub = seg[2];
   if (sub == "history" && seg.size() == 3) {
     if (m != "GET") return method_not_allowed("GET");
-    if (!authorize("Get" + res + "History", arn)) return;
+    if (auto denied = authorize("Get" + res + "History", arn)) return *denied;
     Json body = Json::object();
     if (kind == Kind::kDetector) {
       auto st = registry->StatusHistory(id);
@@ -327,13 +325,12 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
     if (!changes.ok()) return fail(changes.status());
     if (changes->empty()) return fail(Status::NotFound(fmt::format("{} '{}' has no history", KindName(kind), id)));
     body["changes"] = *changes;
-    respond(JsonReply(200, body));
-    return;
+    return JsonReply(200, body);
   }
   if (kind != Kind::kDetector) return not_found();
   if (sub == "status" && seg.size() == 3) {
     if (m == "GET") {
-      if (!authorize("GetDetectorStatus", arn)) return;
+      if (auto denied = authorize("GetDetectorStatus", arn)) return *denied;
       auto st = registry->StatusHistory(id);
       if (!st.ok()) return fail(st.status());
       Json body = *st;
@@ -347,33 +344,30 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
         }
       }
       body["live"] = live;
-      respond(JsonReply(200, body));
-      return;
+      return JsonReply(200, body);
     }
     if (m == "POST" || m == "PUT") {
-      if (!authorize("UpdateDetectorStatus", arn)) return;
+      if (auto denied = authorize("UpdateDetectorStatus", arn)) return *denied;
       auto if_match = IfMatch(req);
       if (!if_match.ok()) return fail(if_match.status());
       auto body = Body(req);
       if (!body.ok()) return fail(body.status());
       auto det = registry->SetStatus(id, *body, *if_match, actor);
       if (!det.ok()) return fail(det.status());
-      respond(EntityReply(200, *det));
-      return;
+      return EntityReply(200, *det);
     }
     return method_not_allowed("GET, POST, PUT");
   }
   if (sub == "config") {
     if (seg.size() == 3) {
       if (m == "GET") {
-        if (!authorize("GetDetectorConfig", arn)) return;
+        if (auto denied = authorize("GetDetectorConfig", arn)) return *denied;
         auto list = registry->ListConfigs(id);
         if (!list.ok()) return fail(list.status());
-        respond(JsonReply(200, Json{{"items", *list}}));
-        return;
+        return JsonReply(200, Json{{"items", *list}});
       }
       if (m == "POST") {
-        if (!authorize("CreateDetectorConfig", arn)) return;
+        if (auto denied = authorize("CreateDetectorConfig", arn)) return *denied;
         auto body = Body(req);
         if (!body.ok()) return fail(body.status());
         if (!(*body)["name"].is_string()) {
@@ -383,23 +377,21 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
         auto put = registry->PutConfig(id, (*body)["name"].get<std::string>(),
                                        body->value("document", Json()), actor);
         if (!put.ok()) return fail(put.status());
-        respond(JsonReply(201, *put));
-        return;
+        return JsonReply(201, *put);
       }
       return method_not_allowed("GET, POST");
     }
     if (seg.size() == 4) {
       if (m == "PUT") {
-        if (!authorize("CreateDetectorConfig", arn)) return;
+        if (auto denied = authorize("CreateDetectorConfig", arn)) return *denied;
         auto body = Body(req);
         if (!body.ok()) return fail(body.status());
         auto put = registry->PutConfig(id, seg[3], *body, actor);
         if (!put.ok()) return fail(put.status());
-        respond(JsonReply(201, *put));
-        return;
+        return JsonReply(201, *put);
       }
       if (m != "GET") return method_not_allowed("GET, PUT");
-      if (!authorize("GetDetectorConfig", arn)) return;
+      if (auto denied = authorize("GetDetectorConfig", arn)) return *denied;
       int64_t version = 0;
       for (auto& [k, v] : ParseQuery(req.query)) {
         if (k != "version") continue;
@@ -411,11 +403,10 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
       }
       auto got = registry->GetConfig(id, seg[3], version);
       if (!got.ok()) return fail(got.status());
-      respond(JsonReply(200, *got));
-      return;
+      return JsonReply(200, *got);
     }
   }
-  not_found();
+  return not_found();
 }
 
 }  // namespace muon::registry

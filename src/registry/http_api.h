@@ -47,9 +47,17 @@ struct ApiOptions {
 // True for paths under /_muonpipe/registry/ (v1 or not: others answer 404).
 bool IsRegistryRequest(const http::Request& request);
 
-// Serves one request. Everything passed must outlive the call.
+// Serves one request: authenticates it, then HandleRegistry. Everything passed
+// must outlive the call.
 void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
                    const auth::Authorizer* authorizer, const Clock* clock,
                    const ApiOptions& options, http::Request&& request, http::Responder respond);
+
+// Serves one request of an already authenticated caller: authorises, runs
+// and answers it. The in-process form of the API (`muonpipe registry
+// --registry URL` uses it with the local user as the caller).
+http::Response HandleRegistry(Registry* registry, const auth::Authorizer* authorizer,
+                              const ApiOptions& options, const auth::Caller& caller,
+                              const http::Request& request);
 
 }  // namespace muon::registry
