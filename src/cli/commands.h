@@ -9,5 +9,6 @@ namespace muon::cli {
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddSimCommand(CLI::App& app, int* exit_code);
 void AddPlanCommand(CLI::App& app, int* exit_code);
+void AddRegistryCommand(CLI::App& app, int* exit_code);
 
 }  // namespace muon::cli

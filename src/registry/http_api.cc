@@ -7,6 +7,7 @@
 
 #include "auth/http_auth.h"
 #include "base/log.h"
+#include "registry/csv.h"
 
 namespace muon::registry {
 namespace {
@@ -222,6 +223,48 @@ http::Response HandleRegistry(Registry* registry, const auth::Authorizer* author
     if (!s.ok()) return ErrorReply({403, "AccessDenied", s.message()});
     return std::nullopt;
   };
+  if (seg.size() == 1 && (seg[0] == "export" || seg[0] == "import")) {
+    const std::string all = "arn:muonpipe:registry:::*";
+    if (seg[0] == "export") {
+      if (m != "GET") return method_not_allowed("GET");
+      if (auto denied = authorize("ExportRegistry", all)) return *denied;
+      auto files = ExportCsv(*registry);
+      if (!files.ok()) return fail(files.status());
+      return JsonReply(200, Json{{"files", *files}});
+    }
+    if (m != "POST") return method_not_allowed("POST");
+    if (auto denied = authorize("ImportRegistry", all)) return *denied;
+    auto body = Body(req);
+    if (!body.ok()) return fail(body.status());
+    CsvFiles files;
+    if (!body->is_object() || !(*body)["files"].is_object()) {
+      return fail(Status::InvalidArgument(
+          "field 'files' violates rule 'required': an object of file name to CSV text"));
+    }
+    for (const auto& [name, text] : (*body)["files"].items()) {
+      if (!text.is_string()) {
+        return fail(Status::InvalidArgument(
+            fmt::format("field 'files' violates rule 'type': '{}' must be CSV text", name)));
+      }
+      files[name] = text.get<std::string>();
+    }
+    CsvError error;
+    auto counts = ImportCsv(*registry, files, &error);
+    if (!counts.ok()) {
+      if (error.file.empty()) return fail(counts.status());
+      ApiError e = FromStatus(counts.status());
+      if (e.status == 400) e.code = "ValidationError";
+      e.message = error.message;
+      e.field = error.field;
+      e.rule = "csv";
+      http::Response r = ErrorReply(e);
+      Json j = Json::parse(r.body);
+      j["error"]["file"] = error.file;
+      j["error"]["line"] = error.line;
+      return JsonReply(e.status, j);
+    }
+    return JsonReply(200, Json{{"imported", *counts}});
+  }
   if (seg.empty() || (seg[0] != "sites" && seg[0] != "detectors" && seg[0] != "deployments")) {
     return not_found();
   }

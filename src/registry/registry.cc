@@ -760,8 +760,8 @@ Status Registry::Delete(Kind kind, std::string_view id, std::optional<int64_t> i
       int64_t n = AsInt(uses.rows[0][0]);
       if (n > 0) {
         return Conflict("id", "in_use",
-                        fmt::format("{} '{}' has {} deployment(s); a {} that was deployed stays "
-                                    "in the record (retire it instead)",
+                        fmt::format("{} '{}' has {} deployment(s) referring to it; only a {} "
+                                    "that was never deployed can be deleted",
                                     KindName(kind), id, n, KindName(kind)));
       }
     }
