@@ -202,8 +202,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   // Each acknowledged record tells the registry its detector (the partition
   // key, docs/records.md) is alive.
   kopts.on_acknowledged = [&live, clock](std::span<const kinesis::UsageTracker::Put> puts) {
-    const int64_t now = clock->NowNanos();
-    for (const auto& p : puts) live.OnIngest(p.key, 1, now);
+    live.OnRecords(puts.size(), [&puts](size_t i) { return puts[i].key; }, clock->NowNanos());
   };
   auto kin = kinesis::KinesisService::Open(JoinPath(f.data_dir, "kinesis"), kopts, logs->get(),
                                            env, clock, &authorizer);

@@ -47,11 +47,11 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view q) 
 }
 
 struct ApiError {
-  int status;
+  int status = 500;
   std::string code;
   std::string message;
-  std::string field;
-  std::string rule;
+  std::string field = {};
+  std::string rule = {};
 };
 
 ApiError FromStatus(const Status& s) {
@@ -182,9 +182,33 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
   respond(HandleRegistry(registry, authorizer, options, *caller, req));
 }
 
+namespace {
+http::Response Route(Registry* registry, const auth::Authorizer* authorizer,
+                     const ApiOptions& options, const auth::Caller& caller,
+                     const http::Request& req);
+}  // namespace
+
 http::Response HandleRegistry(Registry* registry, const auth::Authorizer* authorizer,
                               const ApiOptions& options, const auth::Caller& caller,
                               const http::Request& req) {
+  // nlohmann::json throws on a type it was not expecting (a body of the wrong
+  // shape); nothing thrown leaves this component.
+  try {
+    return Route(registry, authorizer, options, caller, req);
+  } catch (const nlohmann::json::exception& e) {
+    return ErrorReply({400, "ValidationError",
+                       fmt::format("the request body does not have the expected shape: {}", e.what()),
+                       "(body)", "shape"});
+  } catch (const std::exception& e) {
+    log::error("registry: {} {}: {}", req.method, req.path, e.what());
+    return ErrorReply({500, "InternalError", "internal error"});
+  }
+}
+
+namespace {
+http::Response Route(Registry* registry, const auth::Authorizer* authorizer,
+                     const ApiOptions& options, const auth::Caller& caller,
+                     const http::Request& req) {
   const std::string actor =
       caller.principal_arn.empty() ? caller.access_key_id : caller.principal_arn;
 
@@ -413,7 +437,7 @@ http::Response HandleRegistry(Registry* registry, const auth::Authorizer* author
         if (auto denied = authorize("CreateDetectorConfig", arn)) return *denied;
         auto body = Body(req);
         if (!body.ok()) return fail(body.status());
-        if (!(*body)["name"].is_string()) {
+        if (!body->is_object() || !(*body)["name"].is_string()) {
           return fail(Status::InvalidArgument(
               "field 'name' violates rule 'required': the configuration's name, e.g. calibration"));
         }
@@ -451,5 +475,6 @@ http::Response HandleRegistry(Registry* registry, const auth::Authorizer* author
   }
   return not_found();
 }
+}  // namespace
 
 }  // namespace muon::registry

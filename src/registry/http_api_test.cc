@@ -238,6 +238,9 @@ TEST_P(RegistryApiTest, ConfigDocumentsAndStatusHistory) {
   ASSERT_EQ(Call("POST", P("detectors"), {{"id", "MD-0001"}, {"model", "MT-4"}}).status, 201);
   Reply put = Call("POST", P("detectors/MD-0001/config"), {{"name", "calibration"}, {"document", {{"gain", 2}}}});
   ASSERT_EQ(put.status, 201) << put.body.dump();
+  Reply shape = Call("POST", P("detectors/MD-0001/config"), Json::parse("[1, 2]"));
+  EXPECT_EQ(shape.status, 400) << shape.body.dump();
+  EXPECT_EQ(shape.body["error"]["field"], "name");
   Reply put2 = Call("PUT", P("detectors/MD-0001/config/calibration"), {{"gain", 3}});
   EXPECT_EQ(put2.body["version"], 2);
   EXPECT_EQ(Call("GET", P("detectors/MD-0001/config/calibration?version=1")).body["document"]["gain"], 2);

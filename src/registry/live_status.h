@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,6 +25,10 @@ class IngestObserver {
   // `records` records of detector `detector_id` were acknowledged at
   // `at_nanos`. Thread-safe, cheap, never blocks on storage.
   virtual void OnIngest(std::string_view detector_id, uint64_t records, int64_t at_nanos) = 0;
+  // One record for each of `n` detector ids (`id(i)` is the i-th), all
+  // acknowledged at `at_nanos`: one call per acknowledged batch.
+  virtual void OnRecords(size_t n, const std::function<std::string_view(size_t)>& id,
+                         int64_t at_nanos) = 0;
 };
 
 class LiveStatus final : public IngestObserver {
@@ -37,6 +42,8 @@ class LiveStatus final : public IngestObserver {
   LiveStatus(Registry* registry, const Clock* clock) : registry_(registry), clock_(clock) {}
 
   void OnIngest(std::string_view detector_id, uint64_t records, int64_t at_nanos) override;
+  void OnRecords(size_t n, const std::function<std::string_view(size_t)>& id,
+                 int64_t at_nanos) override;
 
   // Writes what arrived since the last Sweep into the registry and applies
   // the status moves (Registry::ApplyLiveStatus). Call periodically from one
@@ -57,6 +64,7 @@ class LiveStatus final : public IngestObserver {
     uint64_t records = 0;
     int64_t last_nanos = 0;
   };
+  void AddLocked(std::string_view detector_id, uint64_t records, int64_t at_nanos);  // requires mu_
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
