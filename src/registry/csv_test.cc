@@ -125,7 +125,9 @@ TEST_P(CsvTest, BadCsvNamesFileLineAndFieldAndImportsNothing) {
     EXPECT_EQ(err.file, c.file) << err.message;
     EXPECT_EQ(err.line, c.line) << err.message;
     EXPECT_EQ(err.field, c.field) << err.message;
-    if (c.words != "FOREIGN KEY") EXPECT_THAT(err.message, HasSubstr(c.words));
+    if (c.words != "FOREIGN KEY") {
+      EXPECT_THAT(err.message, HasSubstr(c.words));
+    }
     for (const auto& table : Registry::TableNames()) {
       EXPECT_TRUE(b->ExportTable(table)->rows.empty()) << table << " after " << err.message;
     }

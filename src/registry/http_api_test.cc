@@ -62,7 +62,10 @@ class RegistryApiTest : public ::testing::TestWithParam<std::string> {
     creds_ = {"AKIAREGISTRYTEST0001", "secretsecretsecretsecretsecretsecret0001", ""};
     store_.Add(creds_, "arn:aws:iam::000000000000:user/admin");
     options_.principal_of = [this](std::string_view k) { return store_.PrincipalOf(k); };
-    auto server = http::Server::Start({.host = "127.0.0.1", .port = 0, .threads = 4},
+    http::ServerOptions sopts;
+    sopts.port = 0;
+    sopts.threads = 4;
+    auto server = http::Server::Start(sopts,
                                       [this](http::Request&& req, http::Responder respond) {
                                         ServeRegistry(reg_.get(), &store_, &authz_, Clock::Real(),
                                                       options_, std::move(req), std::move(respond));

@@ -21,10 +21,11 @@ struct Col {
   bool required = false;   // NOT NULL
   bool input = false;      // a client may set it on create
   bool updatable = false;  // a client may change it later
-  std::optional<double> min, max;
+  std::optional<double> min = std::nullopt;
+  std::optional<double> max = std::nullopt;
   bool max_exclusive = false;
   bool min_exclusive = false;
-  std::vector<std::string> values;  // kEnum
+  std::vector<std::string> values = {};  // kEnum
   size_t max_len = 4096;
 };
 
