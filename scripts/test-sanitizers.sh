@@ -21,6 +21,8 @@ run_asan() {
   # Unit tests only: the end-to-end tests drive the release binary.
   mapfile -t targets < <(cmake --build build-asan --target help | sed -n 's/^\([a-z0-9_]*_test\):.*/\1/p')
   cmake --build build-asan -j"$(nproc)" --target "${targets[@]}"
+  # The registry tests run every case on PostgreSQL too (src/registry/test_util.h).
+  export MUON_REGISTRY_TEST_POSTGRES_URL="${MUON_REGISTRY_TEST_POSTGRES_URL:-$(scripts/start-postgres.sh)}"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -LE e2e -E cfn_lint
 }
