@@ -7,13 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Components whose tests exercise threads: the server, the log's committer,
-# the services that answer from committer callbacks, delivery workers.
-TSAN_TARGETS=(http_test streamlog_test kinesis_test)
+# the services that answer from committer callbacks, delivery workers, the
+# registry (concurrent writers over one connection and over two).
+TSAN_TARGETS=(http_test streamlog_test kinesis_test registry_test)
 for t in objectstore_test delivery_test; do
   if [ -d "src/${t%_test}" ] && ls "src/${t%_test}"/*_test.cc >/dev/null 2>&1; then
     TSAN_TARGETS+=("$t")
   fi
 done
+
+# The registry tests run every case on PostgreSQL too (src/registry/test_util.h).
+export MUON_REGISTRY_TEST_POSTGRES_URL="${MUON_REGISTRY_TEST_POSTGRES_URL:-$(scripts/start-postgres.sh)}"
 
 run_asan() {
   echo "== ASan + UBSan: every unit test"
@@ -21,8 +25,6 @@ run_asan() {
   # Unit tests only: the end-to-end tests drive the release binary.
   mapfile -t targets < <(cmake --build build-asan --target help | sed -n 's/^\([a-z0-9_]*_test\):.*/\1/p')
   cmake --build build-asan -j"$(nproc)" --target "${targets[@]}"
-  # The registry tests run every case on PostgreSQL too (src/registry/test_util.h).
-  export MUON_REGISTRY_TEST_POSTGRES_URL="${MUON_REGISTRY_TEST_POSTGRES_URL:-$(scripts/start-postgres.sh)}"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -LE e2e -E cfn_lint
 }
