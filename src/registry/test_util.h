@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -25,11 +27,20 @@ inline const char* kPostgresUrlVar = "MUON_REGISTRY_TEST_POSTGRES_URL";
 // `skip` is set when the case should be skipped rather than failed.
 inline std::string FreshDatabaseUrl(const std::string& backend, std::string* skip) {
   if (backend == "sqlite") {
+    // The temp directories go when the test binary exits.
+    static struct Cleanup {
+      std::vector<std::filesystem::path> dirs;
+      ~Cleanup() {
+        std::error_code ec;
+        for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+      }
+    } cleanup;
     static int n = 0;
     auto dir = std::filesystem::temp_directory_path() /
                ("muon-registry-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
+    cleanup.dirs.push_back(dir);
     return (dir / "registry.db").string();
   }
   const char* url = std::getenv(kPostgresUrlVar);
