@@ -1,11 +1,12 @@
 #include "registry/registry.h"
 
-#include <thread>
-
 #include <fmt/format.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "registry/test_util.h"
 
@@ -204,6 +205,45 @@ TEST_P(RegistryTest, DatabaseItselfRefusesOverlapsOpenDeploymentsAndIllegalMoves
   });
   EXPECT_EQ(move.code(), StatusCode::kFailedPrecondition) << move.ToString();
   EXPECT_THAT(move.message(), HasSubstr("status_transition"));
+}
+
+// Two servers inserting overlapping deployments of one detector at the same
+// moment: the database lets exactly one in.
+TEST_P(RegistryTest, ConcurrentOverlappingInsertsOnTwoConnectionsOneWins) {
+  if (!Ready()) return;
+  Seed();
+  auto other = Registry::Open(url_, &clock_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto insert = [](Registry& r, const char* from, std::atomic<bool>* inserted) {
+    return r.db().Transact([&](Tx& tx) {
+      Status s = tx.Exec("INSERT INTO deployments (detector_id, site_id, from_time, to_time, "
+                         "version, created_at, updated_at) VALUES ('MD-0001', 'north', :v1, "
+                         "'2026-06-01T00:00:00Z', 1, 'x', 'x')",
+                         {std::string(from)})
+                     .status();
+      if (inserted != nullptr) {
+        inserted->store(true);
+        // Hold the transaction open while the other connection tries.
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+      return s;
+    });
+  };
+  std::atomic<bool> first_inserted{false};
+  Status a, b;
+  std::thread ta([&] { a = insert(*reg_, "2026-01-01T00:00:00Z", &first_inserted); });
+  while (!first_inserted.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread tb([&] { b = insert(**other, "2026-03-01T00:00:00Z", nullptr); });
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(a.ok()) << a.ToString();
+  EXPECT_EQ(b.code(), StatusCode::kFailedPrecondition) << b.ToString();
+  auto rows = reg_->db().Transact([](Tx& tx) {
+    auto q = tx.Query("SELECT COUNT(*) FROM deployments WHERE detector_id = 'MD-0001'");
+    if (!q.ok()) return q.status();
+    return AsInt(q->rows[0][0]) == 1 ? Status::Ok() : Status::Internal("overlapping rows stored");
+  });
+  EXPECT_TRUE(rows.ok()) << rows.ToString();
 }
 
 TEST_P(RegistryTest, StatusMovesFollowTheTransitionRules) {

@@ -52,6 +52,15 @@ constexpr const char* kIllegalTransitionCondition =
     "AND t.from_status = (SELECT h.status FROM status_history h WHERE h.detector_id = "
     "NEW.detector_id ORDER BY h.seq DESC LIMIT 1))";
 
+// PostgreSQL checks a trigger's condition under READ COMMITTED, where two
+// transactions inserting for one detector at once would each miss the other's
+// uncommitted row. Locking the detector row first serialises them: the second
+// waits for the first to commit, and its check (a new statement, a new
+// snapshot) then sees the first one's row. SQLite needs no lock: it admits
+// one writer at a time.
+constexpr const char* kLockDetector =
+    "PERFORM 1 FROM detectors WHERE id = NEW.detector_id FOR UPDATE;";
+
 constexpr const char* kOverlapMessage =
     "registry rule no_overlap: deployments of one detector must not overlap in time";
 constexpr const char* kTransitionMessage =
@@ -138,15 +147,15 @@ std::vector<Migration> Migrations() {
       },
       {
           fmt::format("CREATE FUNCTION registry_deployments_no_overlap() RETURNS trigger AS $$ "
-                      "BEGIN IF {} THEN RAISE EXCEPTION '{}' USING ERRCODE = '23P01'; END IF; "
+                      "BEGIN {} IF {} THEN RAISE EXCEPTION '{}' USING ERRCODE = '23P01'; END IF; "
                       "RETURN NEW; END $$ LANGUAGE plpgsql",
-                      kOverlapCondition, kOverlapMessage),
+                      kLockDetector, kOverlapCondition, kOverlapMessage),
           "CREATE TRIGGER deployments_no_overlap BEFORE INSERT OR UPDATE ON deployments "
           "FOR EACH ROW EXECUTE FUNCTION registry_deployments_no_overlap()",
           fmt::format("CREATE FUNCTION registry_status_legal() RETURNS trigger AS $$ "
-                      "BEGIN IF {} THEN RAISE EXCEPTION '{}' USING ERRCODE = '23514'; END IF; "
+                      "BEGIN {} IF {} THEN RAISE EXCEPTION '{}' USING ERRCODE = '23514'; END IF; "
                       "RETURN NEW; END $$ LANGUAGE plpgsql",
-                      kIllegalTransitionCondition, kTransitionMessage),
+                      kLockDetector, kIllegalTransitionCondition, kTransitionMessage),
           "CREATE TRIGGER status_history_legal BEFORE INSERT ON status_history "
           "FOR EACH ROW EXECUTE FUNCTION registry_status_legal()",
       }};
