@@ -115,7 +115,7 @@ PORT=$(free_port)
 "$MUONPIPE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
   >"$OUT/muonpipe.log" 2>&1 &
 SERVER_PID=$!
-wait_for_port "$OUT/muonpipe.log" 'serving Kinesis at http://127\.0\.0\.1:[0-9]+' >/dev/null
+wait_for_port "$OUT/muonpipe.log" 'serving Kinesis[^:]* at http://127\.0\.0\.1:[0-9]+' >/dev/null
 MUON=http://127.0.0.1:$PORT
 for c in $BATCH_CONNECTIONS; do
   run_load "muonpipe batch c=$c" "$MUON" "$DATA/admin-credentials" --mode batch \

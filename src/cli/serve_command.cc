@@ -199,11 +199,6 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   kopts.region = f.region;
   kopts.account_id = account_id;
   kopts.enforce_shard_limits = f.enforce_shard_limits;
-  // Each acknowledged record tells the registry its detector (the partition
-  // key, docs/records.md) is alive.
-  kopts.on_acknowledged = [&live, clock](std::span<const kinesis::UsageTracker::Put> puts) {
-    live.OnRecords(puts.size(), [&puts](size_t i) { return puts[i].key; }, clock->NowNanos());
-  };
   auto kin = kinesis::KinesisService::Open(JoinPath(f.data_dir, "kinesis"), kopts, logs->get(),
                                            env, clock, &authorizer);
   if (!kin.ok()) {
@@ -347,12 +342,20 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     }
   });
 
+  // Before each sweep the registry learns which detectors (partition keys,
+  // docs/records.md) had records acknowledged since the last one, and when.
+  auto sweep_live = [&] {
+    kinesis->DrainActivity([&live](std::string_view key, uint64_t records, int64_t last_ms) {
+      live.OnIngest(key, records, last_ms * 1'000'000);
+    });
+    return live.Sweep();
+  };
   std::thread live_sweeper([&] {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::seconds(f.registry_sweep_seconds),
                         [&] { return stopping; })) {
       lock.unlock();
-      auto moves = live.Sweep();
+      auto moves = sweep_live();
       if (!moves.ok()) log::warn("registry live status: {}", moves.status().ToString());
       lock.lock();
     }
@@ -385,7 +388,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   cv.notify_all();
   housekeeping.join();
   live_sweeper.join();
-  if (auto moves = live.Sweep(); !moves.ok()) {
+  if (auto moves = sweep_live(); !moves.ok()) {
     log::warn("registry live status: {}", moves.status().ToString());
   }
   write_usage();

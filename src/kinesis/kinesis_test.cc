@@ -371,7 +371,7 @@ namespace {
 TEST(UsageTrackerTest, AveragesPerKeyOverTheWindow) {
   UsageTracker t(1'000'000);
   std::vector<UsageTracker::Put> puts = {{"MD-0001", 1000}, {"MD-0002", 500}, {"MD-0001", 1000}};
-  t.Record(puts);
+  t.Record(puts, 1'000'500);
   auto doc = nlohmann::json::parse(t.SnapshotJson(1'000'000 + 10'000));
   EXPECT_EQ(doc["schema"], "muonpipe.usage.v1");
   EXPECT_DOUBLE_EQ(doc["window_seconds"].get<double>(), 10.0);
@@ -389,10 +389,10 @@ TEST(UsageTrackerTest, KeysBeyondTheBoundCountAsOther) {
   for (size_t i = 0; i < UsageTracker::kMaxKeys + 5; ++i) keys.push_back("k" + std::to_string(i));
   std::vector<UsageTracker::Put> puts;
   for (const auto& k : keys) puts.push_back({k, 10});
-  t.Record(puts);
+  t.Record(puts, 10);
   // Known keys are still found (and counted) after the table is full.
   std::vector<UsageTracker::Put> again = {{"k0", 10}, {"k99999", 10}, {"not-seen", 7}};
-  t.Record(again);
+  t.Record(again, 20);
   auto doc = nlohmann::json::parse(t.SnapshotJson(1000));
   ASSERT_EQ(doc["detectors"].size(), UsageTracker::kMaxKeys + 1);
   std::map<std::string, double> bps;
@@ -402,6 +402,32 @@ TEST(UsageTrackerTest, KeysBeyondTheBoundCountAsOther) {
   EXPECT_DOUBLE_EQ(bps["k1"], 10.0);
   EXPECT_EQ(bps.count("k100000"), 0u);
   EXPECT_DOUBLE_EQ(bps["(other)"], 57.0);  // five keys of 10 bytes and one of 7
+}
+
+TEST(UsageTrackerTest, DrainActivityReportsEachKeyOnceWithItsLastTime) {
+  UsageTracker t(0);
+  std::vector<UsageTracker::Put> first = {{"MD-1", 5}, {"MD-2", 5}, {"MD-1", 5}};
+  t.Record(first, 1000);
+  std::vector<UsageTracker::Put> second = {{"MD-1", 5}};
+  t.Record(second, 2000);
+  std::map<std::string, std::pair<uint64_t, int64_t>> seen;
+  auto drain = [&] {
+    seen.clear();
+    t.DrainActivity([&](std::string_view key, uint64_t n, int64_t last) {
+      seen[std::string(key)] = {n, last};
+    });
+  };
+  drain();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen["MD-1"], std::make_pair(uint64_t{3}, int64_t{2000}));
+  EXPECT_EQ(seen["MD-2"], std::make_pair(uint64_t{1}, int64_t{1000}));
+  drain();
+  EXPECT_TRUE(seen.empty());  // nothing new
+  std::vector<UsageTracker::Put> third = {{"MD-2", 5}};
+  t.Record(third, 3000);
+  drain();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen["MD-2"], std::make_pair(uint64_t{1}, int64_t{3000}));
 }
 
 TEST_F(ServiceTest, AcknowledgedPutsCountTowardsUsage) {

@@ -188,6 +188,9 @@ class KinesisServiceImpl final : public KinesisService {
             Reply reply) override;
   Status EnforceRetention() override;
   std::string UsageJson() const override { return usage_.SnapshotJson(clock_->NowMillis()); }
+  void DrainActivity(const std::function<void(std::string_view, uint64_t, int64_t)>& fn) override {
+    usage_.DrainActivity(fn);
+  }
   Result<StreamShards> ShardsOf(std::string_view stream_name) const override {
     std::shared_lock lock(streams_mu_);
     auto it = streams_.find(std::string(stream_name));
@@ -1387,8 +1390,7 @@ void KinesisServiceImpl::PutRecords(std::string& body, const auth::Caller& calle
       for (const auto& e : c->entries) {
         if (e.error_code.empty()) acked.push_back({e.partition_key, e.data_len});
       }
-      usage_.Record(acked);
-      if (options_.on_acknowledged) options_.on_acknowledged(acked);
+      usage_.Record(acked, clock_->NowMillis());
     }
     if (c->single) {
       const auto& e = c->entries[0];

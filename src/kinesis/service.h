@@ -34,9 +34,6 @@ struct KinesisOptions {
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
   int max_shards = 500;        // account-wide shard quota (LimitExceededException)
   int on_demand_shards = 4;    // shards an ON_DEMAND stream starts with
-  // Called with the records of each put once they are acknowledged (on the
-  // committer's thread: keep it cheap and never block). May be empty.
-  std::function<void(std::span<const UsageTracker::Put>)> on_acknowledged;
 };
 
 // The reply to one call: HTTP status and JSON body (an error body has __type).
@@ -79,6 +76,11 @@ class KinesisService {
   // Ingest per partition key (detector) since the service opened, as the
   // usage.json document the cost planner reads (kinesis/usage.h).
   virtual std::string UsageJson() const = 0;
+  // Partition keys (detectors) with records acknowledged since the previous
+  // call: fn(key, records, last acknowledged at, Unix ms). See
+  // UsageTracker::DrainActivity.
+  virtual void DrainActivity(
+      const std::function<void(std::string_view key, uint64_t records, int64_t last_ms)>& fn) = 0;
 };
 
 }  // namespace muon::kinesis

@@ -46,12 +46,23 @@ UsageTracker::Row& UsageTracker::RowFor(std::string_view key) {
   return rows_.back();
 }
 
-void UsageTracker::Record(std::span<const Put> puts) {
+void UsageTracker::Record(std::span<const Put> puts, int64_t now_ms) {
   std::lock_guard lock(mu_);
   for (const auto& p : puts) {
     Row& row = RowFor(p.key);
     row.records += 1;
     row.bytes += p.bytes;
+    row.last_ms = now_ms;
+  }
+}
+
+void UsageTracker::DrainActivity(
+    const std::function<void(std::string_view key, uint64_t records, int64_t last_ms)>& fn) {
+  std::lock_guard lock(mu_);
+  for (Row& row : rows_) {
+    if (row.records == row.drained_records) continue;
+    fn(row.key, row.records - row.drained_records, row.last_ms);
+    row.drained_records = row.records;
   }
 }
 

@@ -28,8 +28,15 @@ class UsageTracker {
     std::string_view key;
     uint64_t bytes;
   };
-  // Counts one acknowledged batch.
-  void Record(std::span<const Put> puts);
+  // Counts one acknowledged batch, acknowledged at now_ms.
+  void Record(std::span<const Put> puts, int64_t now_ms);
+
+  // Calls fn(key, records, last_ms) for every key with records counted since
+  // the previous drain: how many, and when the last was acknowledged. This is
+  // how the registry learns which detectors are alive without a second
+  // per-record hook on the put path. Do not call Record from fn.
+  void DrainActivity(
+      const std::function<void(std::string_view key, uint64_t records, int64_t last_ms)>& fn);
 
   // The usage.json document as of now_ms.
   std::string SnapshotJson(int64_t now_ms) const;
@@ -39,6 +46,8 @@ class UsageTracker {
     std::string key;
     uint64_t records = 0;
     uint64_t bytes = 0;
+    int64_t last_ms = 0;
+    uint64_t drained_records = 0;  // records at the previous DrainActivity
   };
   // Open addressing with linear probing over a table sized for kMaxKeys at
   // half load: one probe into a flat array per record on the put path (this
