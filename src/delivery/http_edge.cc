@@ -1,7 +1,5 @@
 #include "delivery/http_edge.h"
 
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 
 #include "auth/http_auth.h"
@@ -12,44 +10,9 @@ namespace muon::delivery {
 namespace {
 
 using kinesis::ApiError;
-
-std::string NewRequestId() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = (b[6] & 0x0F) | 0x40;
-  b[8] = (b[8] & 0x3F) | 0x80;
-  std::string hex;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) hex.push_back('-');
-    hex += fmt::format("{:02x}", b[i]);
-  }
-  return hex;
-}
-
-ApiError FromAuthFailure(const auth::AuthFailure& f) {
-  using auth::AuthError;
-  switch (f.error) {
-    case AuthError::kMissingAuthentication:
-      return {"MissingAuthenticationTokenException", "Missing Authentication Token"};
-    case AuthError::kIncompleteSignature: return {"IncompleteSignatureException", f.message};
-    case AuthError::kUnknownAccessKey:
-    case AuthError::kInvalidSessionToken: return {"UnrecognizedClientException", f.message};
-    case AuthError::kSignatureMismatch:
-    case AuthError::kRequestExpired:
-    case AuthError::kPayloadHashMismatch:
-    case AuthError::kWrongScope: return {"InvalidSignatureException", f.message};
-  }
-  return {"InvalidSignatureException", f.message};
-}
-
-http::Response JsonResponse(int status, std::string body, const std::string& request_id) {
-  http::Response r;
-  r.status = status;
-  r.Set("Content-Type", "application/x-amz-json-1.1");
-  r.Set("x-amzn-RequestId", request_id);
-  r.body = std::move(body);
-  return r;
-}
+using kinesis::ErrorOfAuthFailure;
+using kinesis::JsonResponse;
+using kinesis::NewRequestId;
 
 }  // namespace
 
@@ -69,7 +32,7 @@ void ServeFirehose(FirehoseService* service, const auth::CredentialStore* store,
   auto outcome = auth::AuthenticateHttp(request, *store, *clock,
                                         {.service = "firehose", .region = options.region});
   if (!outcome.verified) {
-    ApiError e = FromAuthFailure(outcome.failure);
+    ApiError e = ErrorOfAuthFailure(outcome.failure);
     log::debug("firehose: {} from {} refused: {}", op, request.remote_ip, e.message);
     respond(JsonResponse(e.http_status, e.ToJson(), request_id));
     return;

@@ -1,5 +1,7 @@
 #include "kinesis/api_error.h"
 
+#include <openssl/rand.h>
+
 #include <fmt/format.h>
 
 #include "base/json_writer.h"
@@ -39,6 +41,42 @@ ApiError ValidationError(std::string_view value, std::string_view field, std::st
   return ApiError::Validation(fmt::format(
       "1 validation error detected: Value '{}' at '{}' failed to satisfy constraint: {}", shown,
       field, rule));
+}
+
+std::string NewRequestId() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = (b[6] & 0x0F) | 0x40;
+  b[8] = (b[8] & 0x3F) | 0x80;
+  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                     b[12], b[13], b[14], b[15]);
+}
+
+ApiError ErrorOfAuthFailure(const auth::AuthFailure& f) {
+  using auth::AuthError;
+  switch (f.error) {
+    case AuthError::kMissingAuthentication:
+      return {"MissingAuthenticationTokenException", "Missing Authentication Token"};
+    case AuthError::kIncompleteSignature: return {"IncompleteSignatureException", f.message};
+    case AuthError::kUnknownAccessKey:
+    case AuthError::kInvalidSessionToken: return {"UnrecognizedClientException", f.message};
+    case AuthError::kSignatureMismatch:
+    case AuthError::kRequestExpired:
+    case AuthError::kPayloadHashMismatch:
+    case AuthError::kWrongScope: return {"InvalidSignatureException", f.message};
+  }
+  return {"InvalidSignatureException", f.message};
+}
+
+http::Response JsonResponse(int status, std::string body, const std::string& request_id) {
+  http::Response r;
+  r.status = status;
+  r.Set("Content-Type", "application/x-amz-json-1.1");
+  r.Set("x-amzn-RequestId", request_id);
+  r.body = std::move(body);
+  return r;
 }
 
 }  // namespace muon::kinesis

@@ -1,10 +1,14 @@
 // Errors at the Kinesis API edge: AWS's exception names and HTTP statuses,
-// serialised as JSON 1.1 errors ({"__type": ..., "message": ...}).
+// serialised as JSON 1.1 errors ({"__type": ..., "message": ...}). The
+// protocol pieces at the end are shared by every JSON 1.1 edge (Kinesis,
+// Firehose).
 #pragma once
 
 #include <string>
 
+#include "auth/sigv4.h"
 #include "base/status.h"
+#include "http/server.h"
 
 namespace muon::kinesis {
 
@@ -37,5 +41,15 @@ struct ApiError {
 // "1 validation error detected: Value 'x' at 'streamName' failed to satisfy
 // constraint: Member must ..." as AWS words it.
 ApiError ValidationError(std::string_view value, std::string_view field, std::string_view rule);
+
+// A failed authentication as the JSON 1.1 services name it
+// (MissingAuthenticationTokenException, UnrecognizedClientException, ...).
+ApiError ErrorOfAuthFailure(const auth::AuthFailure& failure);
+
+// A fresh x-amzn-RequestId (a random UUID).
+std::string NewRequestId();
+
+// A JSON 1.1 response: status, body, Content-Type and x-amzn-RequestId.
+http::Response JsonResponse(int status, std::string body, const std::string& request_id);
 
 }  // namespace muon::kinesis

@@ -1,7 +1,5 @@
 #include "kinesis/http_edge.h"
 
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 
 #include "auth/http_auth.h"
@@ -9,45 +7,6 @@
 #include "kinesis/api_error.h"
 
 namespace muon::kinesis {
-namespace {
-
-std::string NewRequestId() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = (b[6] & 0x0F) | 0x40;
-  b[8] = (b[8] & 0x3F) | 0x80;
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                     b[12], b[13], b[14], b[15]);
-}
-
-ApiError FromAuthFailure(const auth::AuthFailure& f) {
-  using auth::AuthError;
-  switch (f.error) {
-    case AuthError::kMissingAuthentication:
-      return {"MissingAuthenticationTokenException", "Missing Authentication Token"};
-    case AuthError::kIncompleteSignature: return {"IncompleteSignatureException", f.message};
-    case AuthError::kUnknownAccessKey:
-    case AuthError::kInvalidSessionToken: return {"UnrecognizedClientException", f.message};
-    case AuthError::kSignatureMismatch:
-    case AuthError::kRequestExpired:
-    case AuthError::kPayloadHashMismatch:
-    case AuthError::kWrongScope: return {"InvalidSignatureException", f.message};
-  }
-  return {"InvalidSignatureException", f.message};
-}
-
-http::Response JsonResponse(int status, std::string body, const std::string& request_id) {
-  http::Response r;
-  r.status = status;
-  r.Set("Content-Type", "application/x-amz-json-1.1");
-  r.Set("x-amzn-RequestId", request_id);
-  r.body = std::move(body);
-  return r;
-}
-
-}  // namespace
 
 bool IsKinesisRequest(const http::Request& request) {
   return request.Header("X-Amz-Target").substr(0, kTargetPrefix.size()) == kTargetPrefix;
@@ -65,7 +24,7 @@ void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, c
   auto outcome = auth::AuthenticateHttp(request, *store, *clock,
                                         {.service = "kinesis", .region = options.region});
   if (!outcome.verified) {
-    ApiError e = FromAuthFailure(outcome.failure);
+    ApiError e = ErrorOfAuthFailure(outcome.failure);
     log::debug("kinesis: {} from {} refused: {}", op, request.remote_ip, e.message);
     respond(JsonResponse(e.http_status, e.ToJson(), request_id));
     return;
