@@ -1,20 +1,6 @@
 #include "delivery/http_edge.h"
 
-#include <fmt/format.h>
-
-#include "auth/http_auth.h"
-#include "base/log.h"
-#include "kinesis/api_error.h"
-
 namespace muon::delivery {
-namespace {
-
-using kinesis::ApiError;
-using kinesis::ErrorOfAuthFailure;
-using kinesis::JsonResponse;
-using kinesis::NewRequestId;
-
-}  // namespace
 
 bool IsFirehoseRequest(const http::Request& request) {
   return request.Header("X-Amz-Target").substr(0, kTargetPrefix.size()) == kTargetPrefix;
@@ -22,30 +8,12 @@ bool IsFirehoseRequest(const http::Request& request) {
 
 void ServeFirehose(FirehoseService* service, const auth::CredentialStore* store, const Clock* clock,
                    const EdgeOptions& options, http::Request&& request, http::Responder respond) {
-  std::string request_id = NewRequestId();
-  std::string op(request.Header("X-Amz-Target").substr(kTargetPrefix.size()));
-  if (request.method != "POST") {
-    ApiError e{"SerializationException", "Firehose requests are HTTP POST."};
-    respond(JsonResponse(e.http_status, e.ToJson(), request_id));
-    return;
-  }
-  auto outcome = auth::AuthenticateHttp(request, *store, *clock,
-                                        {.service = "firehose", .region = options.region});
-  if (!outcome.verified) {
-    ApiError e = ErrorOfAuthFailure(outcome.failure);
-    log::debug("firehose: {} from {} refused: {}", op, request.remote_ip, e.message);
-    respond(JsonResponse(e.http_status, e.ToJson(), request_id));
-    return;
-  }
-  auth::Caller caller = auth::CallerOf(
-      request, *outcome.verified,
-      options.principal_of ? options.principal_of(outcome.verified->credentials.access_key_id)
-                           : std::string());
-  auto shared_respond = std::make_shared<http::Responder>(std::move(respond));
-  service->Call(op, std::move(request.body), caller,
-                [shared_respond, request_id](int status, std::string body) {
-                  (*shared_respond)(JsonResponse(status, std::move(body), request_id));
-                });
+  kinesis::ServeJson11({"Firehose", "firehose", kTargetPrefix}, store, clock, options,
+                       std::move(request), std::move(respond),
+                       [service](std::string_view op, std::string body, const auth::Caller& caller,
+                                 Reply reply) {
+                         service->Call(op, std::move(body), caller, std::move(reply));
+                       });
 }
 
 }  // namespace muon::delivery

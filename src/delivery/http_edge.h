@@ -12,16 +12,14 @@
 #include "base/clock.h"
 #include "delivery/firehose_service.h"
 #include "http/server.h"
+#include "kinesis/http_edge.h"
 
 namespace muon::delivery {
 
 inline constexpr std::string_view kTargetPrefix = "Firehose_20150804.";
 
-struct EdgeOptions {
-  std::string region;
-  // The principal ARN of an authenticated access key.
-  std::function<std::string(std::string_view access_key_id)> principal_of;
-};
+// Region and principal lookup, as for Kinesis (one JSON 1.1 edge serves both).
+using EdgeOptions = kinesis::EdgeOptions;
 
 bool IsFirehoseRequest(const http::Request& request);
 

@@ -12,20 +12,23 @@ bool IsKinesisRequest(const http::Request& request) {
   return request.Header("X-Amz-Target").substr(0, kTargetPrefix.size()) == kTargetPrefix;
 }
 
-void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, const Clock* clock,
-                  const EdgeOptions& options, http::Request&& request, http::Responder respond) {
+void ServeJson11(const JsonService& json_service, const auth::CredentialStore* store,
+                 const Clock* clock, const EdgeOptions& options, http::Request&& request,
+                 http::Responder respond, const JsonCall& call) {
   std::string request_id = NewRequestId();
-  std::string op(request.Header("X-Amz-Target").substr(kTargetPrefix.size()));
+  std::string op(request.Header("X-Amz-Target").substr(json_service.target_prefix.size()));
   if (request.method != "POST") {
-    ApiError e{"SerializationException", "Kinesis requests are HTTP POST."};
+    ApiError e{"SerializationException",
+               fmt::format("{} requests are HTTP POST.", json_service.display_name)};
     respond(JsonResponse(e.http_status, e.ToJson(), request_id));
     return;
   }
-  auto outcome = auth::AuthenticateHttp(request, *store, *clock,
-                                        {.service = "kinesis", .region = options.region});
+  auto outcome = auth::AuthenticateHttp(
+      request, *store, *clock, {.service = json_service.signing_name, .region = options.region});
   if (!outcome.verified) {
     ApiError e = ErrorOfAuthFailure(outcome.failure);
-    log::debug("kinesis: {} from {} refused: {}", op, request.remote_ip, e.message);
+    log::debug("{}: {} from {} refused: {}", json_service.signing_name, op, request.remote_ip,
+               e.message);
     respond(JsonResponse(e.http_status, e.ToJson(), request_id));
     return;
   }
@@ -34,10 +37,18 @@ void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, c
       options.principal_of ? options.principal_of(outcome.verified->credentials.access_key_id)
                            : std::string());
   auto shared_respond = std::make_shared<http::Responder>(std::move(respond));
-  service->Call(op, std::move(request.body), caller,
-                [shared_respond, request_id](int status, std::string body) {
-                  (*shared_respond)(JsonResponse(status, std::move(body), request_id));
-                });
+  call(op, std::move(request.body), caller,
+       [shared_respond, request_id](int status, std::string body) {
+         (*shared_respond)(JsonResponse(status, std::move(body), request_id));
+       });
+}
+
+void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, const Clock* clock,
+                  const EdgeOptions& options, http::Request&& request, http::Responder respond) {
+  ServeJson11({"Kinesis", "kinesis", kTargetPrefix}, store, clock, options, std::move(request),
+              std::move(respond),
+              [service](std::string_view op, std::string body, const auth::Caller& caller,
+                        Reply reply) { service->Call(op, std::move(body), caller, std::move(reply)); });
 }
 
 }  // namespace muon::kinesis

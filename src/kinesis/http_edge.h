@@ -26,6 +26,22 @@ struct EdgeOptions {
 // True when the request is addressed to Kinesis.
 bool IsKinesisRequest(const http::Request& request);
 
+// The JSON 1.1 edge every X-Amz-Target service shares (Kinesis, Firehose):
+// POST only, SigV4 with the service's signing name, auth failures in the
+// protocol's shape, a request id on every response; the operation (the target
+// after `target_prefix`), body and caller go to `call`, whose reply becomes
+// the response.
+struct JsonService {
+  std::string_view display_name;   // "Kinesis", in messages
+  std::string_view signing_name;   // "kinesis", the credential scope's service
+  std::string_view target_prefix;  // "Kinesis_20131202."
+};
+using JsonCall = std::function<void(std::string_view operation, std::string body,
+                                    const auth::Caller& caller, Reply reply)>;
+void ServeJson11(const JsonService& json_service, const auth::CredentialStore* store,
+                 const Clock* clock, const EdgeOptions& options, http::Request&& request,
+                 http::Responder respond, const JsonCall& call);
+
 // Serves one Kinesis request; `service`, `store` and `clock` must outlive it.
 void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, const Clock* clock,
                   const EdgeOptions& options, http::Request&& request, http::Responder respond);

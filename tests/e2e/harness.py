@@ -99,6 +99,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def self_signed_cert(workdir):
+    """A throwaway certificate for 127.0.0.1 in workdir: returns (cert path, key path)."""
+    cert = os.path.join(workdir, "cert.pem")
+    key = os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 def read_credentials(path, profile="default"):
     cp = configparser.ConfigParser()
     with open(path, encoding="utf-8") as f:

@@ -9,7 +9,6 @@ import datetime
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -22,7 +21,7 @@ import boto3.s3.transfer
 import botocore.config
 import botocore.exceptions
 
-from harness import REGION, Server, ServerTestCase, error_code
+from harness import REGION, Server, ServerTestCase, error_code, self_signed_cert
 
 MIB = 1024 * 1024
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -450,13 +449,7 @@ class TlsPayloadFormsTest(unittest.TestCase):
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="muonpipe-e2e-s3tls-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
-        cert = os.path.join(self.workdir, "cert.pem")
-        key = os.path.join(self.workdir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=60)
-        self.server = Server(self.workdir, tls=(cert, key))
+        self.server = Server(self.workdir, tls=self_signed_cert(self.workdir))
         self.server.start()
         self.addCleanup(lambda: self.assertEqual(self.server.terminate(), 0))
         self.s3 = self.server.client("s3")

@@ -1,26 +1,18 @@
 """`muonpipe serve --tls-cert --tls-key`: the same API over HTTPS, verified by boto3 against the
 server's certificate."""
 
-import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
-from harness import Server
+from harness import Server, self_signed_cert
 
 
 class TlsTest(unittest.TestCase):
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="muonpipe-e2e-tls-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
-        cert = os.path.join(self.workdir, "cert.pem")
-        key = os.path.join(self.workdir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=60)
-        self.server = Server(self.workdir, tls=(cert, key))
+        self.server = Server(self.workdir, tls=self_signed_cert(self.workdir))
         self.server.start()
         self.addCleanup(lambda: self.assertEqual(self.server.terminate(), 0))
 
