@@ -9,12 +9,6 @@ void LiveStatus::OnIngest(std::string_view detector_id, uint64_t records, int64_
   AddLocked(detector_id, records, at_nanos);
 }
 
-void LiveStatus::OnRecords(size_t n, const std::function<std::string_view(size_t)>& id,
-                           int64_t at_nanos) {
-  std::lock_guard lock(mu_);
-  for (size_t i = 0; i < n; ++i) AddLocked(id(i), 1, at_nanos);
-}
-
 void LiveStatus::AddLocked(std::string_view detector_id, uint64_t records, int64_t at_nanos) {
   auto it = pending_.find(detector_id);
   if (it == pending_.end()) {

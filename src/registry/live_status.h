@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,10 +24,6 @@ class IngestObserver {
   // `records` records of detector `detector_id` were acknowledged at
   // `at_nanos`. Thread-safe, cheap, never blocks on storage.
   virtual void OnIngest(std::string_view detector_id, uint64_t records, int64_t at_nanos) = 0;
-  // One record for each of `n` detector ids (`id(i)` is the i-th), all
-  // acknowledged at `at_nanos`: one call per acknowledged batch.
-  virtual void OnRecords(size_t n, const std::function<std::string_view(size_t)>& id,
-                         int64_t at_nanos) = 0;
 };
 
 class LiveStatus final : public IngestObserver {
@@ -42,8 +37,6 @@ class LiveStatus final : public IngestObserver {
   LiveStatus(Registry* registry, const Clock* clock) : registry_(registry), clock_(clock) {}
 
   void OnIngest(std::string_view detector_id, uint64_t records, int64_t at_nanos) override;
-  void OnRecords(size_t n, const std::function<std::string_view(size_t)>& id,
-                 int64_t at_nanos) override;
 
   // Writes what arrived since the last Sweep into the registry and applies
   // the status moves (Registry::ApplyLiveStatus). Call periodically from one

@@ -35,8 +35,8 @@ class LiveStatusTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(LiveStatusTest, SilenceBeyondThresholdGoesOfflineAndDataBringsItBack) {
   if (!reg_) return;
-  const std::string_view batch[] = {"MD-0001", "OTHER", "MD-0001", "MD-0001"};
-  live_->OnRecords(4, [&](size_t i) { return batch[i]; }, clock_.NowNanos());
+  live_->OnIngest("MD-0001", 3, clock_.NowNanos());
+  live_->OnIngest("OTHER", 1, clock_.NowNanos());
   clock_.AdvanceSeconds(10);
   live_->OnIngest("MD-0001", 7, clock_.NowNanos());  // 3 + 7 records
   const std::string last = Registry::FormatTime(clock_.NowNanos());
