@@ -567,7 +567,7 @@ Result<Json> Registry::Create(Kind kind, const Json& fields, std::string_view ac
 
 Result<Json> Registry::Get(Kind kind, std::string_view id) {
   std::optional<Json> got;
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(got, Load(tx, kind, id));
     return Status::Ok();
   });
@@ -657,7 +657,7 @@ Result<Page> Registry::List(Kind kind, const ListQuery& q) {
   sql += " LIMIT " + param(int64_t{q.limit + 1});
   sql += " OFFSET " + param(q.offset);
   Page page;
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(SqlRows rows, tx.Query(sql, params));
     for (size_t i = 0; i < rows.rows.size() && i < static_cast<size_t>(q.limit); ++i) {
       page.items.push_back(RowToJson(kind, rows.rows[i]));
@@ -857,7 +857,7 @@ Result<Json> Registry::SetStatus(std::string_view detector_id, const Json& body,
 
 Result<Json> Registry::StatusHistory(std::string_view detector_id) {
   Json out;
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto det, Load(tx, Kind::kDetector, detector_id));
     if (!det) return NotFound(Kind::kDetector, detector_id);
     MUON_ASSIGN_OR_RETURN(
@@ -891,7 +891,7 @@ Result<Json> Registry::StatusHistory(std::string_view detector_id) {
 
 Result<Json> Registry::Changes(Kind kind, std::string_view id) {
   Json out = Json::array();
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(
         SqlRows rows,
         tx.Query("SELECT seq, at, actor, action, before_doc, after_doc FROM changes WHERE entity = "
@@ -963,7 +963,7 @@ Result<Json> Registry::PutConfig(std::string_view detector_id, std::string_view 
 Result<Json> Registry::GetConfig(std::string_view detector_id, std::string_view name,
                                  int64_t version) {
   Json result;
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto det, Load(tx, Kind::kDetector, detector_id));
     if (!det) return NotFound(Kind::kDetector, detector_id);
     std::string sql =
@@ -990,7 +990,7 @@ Result<Json> Registry::GetConfig(std::string_view detector_id, std::string_view 
 
 Result<Json> Registry::ListConfigs(std::string_view detector_id) {
   Json out = Json::array();
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto det, Load(tx, Kind::kDetector, detector_id));
     if (!det) return NotFound(Kind::kDetector, detector_id);
     MUON_ASSIGN_OR_RETURN(
@@ -1067,7 +1067,7 @@ Result<SqlRows> Registry::ExportTable(std::string_view table) {
                          [&](const TableSpec& t) { return table == t.table; });
   if (it == Tables().end()) return Status::InvalidArgument(fmt::format("no table '{}'", table));
   SqlRows out;
-  Status s = db_->Transact([&](Tx& tx) -> Status {
+  Status s = db_->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(out, tx.Query(fmt::format("SELECT {} FROM {} ORDER BY {}",
                                                     ColumnList(*it->cols, ""), it->table, it->order)));
     return Status::Ok();

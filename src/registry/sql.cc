@@ -1,8 +1,11 @@
 #include "registry/sql.h"
 
+#include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 #include <soci/postgresql/soci-postgresql.h>
@@ -151,47 +154,114 @@ class SociTx final : public Tx {
   Dialect d_;
 };
 
+// A small pool of connections: each transaction holds one for its duration,
+// so reads (Read) run beside a write instead of queueing behind it.
+// Connections are opened on demand, up to max_connections.
 class SociDatabase final : public Database {
  public:
-  SociDatabase(std::unique_ptr<soci::session> s, Dialect d, std::string display)
-      : s_(std::move(s)), d_(d), display_(std::move(display)) {}
+  using Connect = std::function<std::unique_ptr<soci::session>()>;  // throws on failure
+  SociDatabase(std::unique_ptr<soci::session> first, Connect connect, Dialect d,
+               std::string display, int max_connections)
+      : connect_(std::move(connect)), d_(d), display_(std::move(display)),
+        max_(max_connections) {
+    idle_.push_back(std::move(first));
+    open_ = 1;
+  }
 
   Dialect dialect() const override { return d_; }
   std::string display_url() const override { return display_; }
 
-  Status Transact(const std::function<Status(Tx&)>& fn) override {
-    std::lock_guard lock(mu_);
+  Status Transact(const std::function<Status(Tx&)>& fn) override { return Run(fn, false); }
+  Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
+
+ private:
+  Status Run(const std::function<Status(Tx&)>& fn, bool read_only) {
+    std::unique_ptr<soci::session> s;
+    Status got = Acquire(&s);
+    if (!got.ok()) return got;
+    Status st = RunOn(*s, fn, read_only);
+    Release(std::move(s));
+    return st;
+  }
+
+  Status RunOn(soci::session& s, const std::function<Status(Tx&)>& fn, bool read_only) {
     try {
-      if (d_ == Dialect::kPostgres && !s_->is_connected()) s_->reconnect();
+      if (d_ == Dialect::kPostgres && !s.is_connected()) s.reconnect();
       if (d_ == Dialect::kSqlite) {
-        *s_ << "BEGIN IMMEDIATE";  // take the write lock now: no upgrade deadlock
+        // A write takes the write lock now (no upgrade deadlock); a read
+        // takes its WAL snapshot at its first statement and never blocks.
+        if (read_only) s << "PRAGMA query_only = ON";
+        s << (read_only ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE");
       } else {
-        s_->begin();
+        s.begin();
+        // One snapshot for all of a read's statements (a count and its page agree).
+        if (read_only) s << "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
       }
     } catch (const std::exception& e) {
       return FromError(e).WithContext(fmt::format("registry database {}", display_));
     }
-    SociTx tx(s_.get(), d_);
+    SociTx tx(&s, d_);
     Status st = fn(tx);
     try {
       if (st.ok()) {
-        if (d_ == Dialect::kSqlite) *s_ << "COMMIT"; else s_->commit();
+        if (d_ == Dialect::kSqlite) s << "COMMIT"; else s.commit();
       } else {
-        if (d_ == Dialect::kSqlite) *s_ << "ROLLBACK"; else s_->rollback();
+        if (d_ == Dialect::kSqlite) s << "ROLLBACK"; else s.rollback();
       }
     } catch (const std::exception& e) {
       Status failed = FromError(e);
-      if (st.ok()) return failed;
+      if (st.ok()) st = failed;
+    }
+    if (read_only && d_ == Dialect::kSqlite) {
+      try {
+        s << "PRAGMA query_only = OFF";
+      } catch (const std::exception& e) {
+        if (st.ok()) st = FromError(e);
+      }
     }
     return st;
   }
 
- private:
-  std::mutex mu_;
-  std::unique_ptr<soci::session> s_;  // guarded by mu_
+  Status Acquire(std::unique_ptr<soci::session>* out) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_; });
+    if (!idle_.empty()) {
+      *out = std::move(idle_.back());
+      idle_.pop_back();
+      return Status::Ok();
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      *out = connect_();
+      return Status::Ok();
+    } catch (const std::exception& e) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      return FromError(e).WithContext(fmt::format("registry database {}", display_));
+    }
+  }
+
+  void Release(std::unique_ptr<soci::session> s) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(s));
+    cv_.notify_one();
+  }
+
+  const Connect connect_;
   const Dialect d_;
   const std::string display_;
+  const int max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<soci::session>> idle_;  // guarded by mu_
+  int open_ = 0;                                      // guarded by mu_
 };
+
+// Connections per Database: enough for reads beside a write; PostgreSQL's
+// default limit of 100 connections leaves room for many servers.
+constexpr int kMaxConnections = 4;
 
 std::string HidePassword(const std::string& url) {
   auto scheme = url.find("://");
@@ -288,26 +358,34 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& url) {
   try {
     if (pg) {
       MUON_ASSIGN_OR_RETURN(std::string conninfo, ConnInfo(url));
-      auto s = std::make_unique<soci::session>(soci::postgresql, conninfo);
-      *s << "SET client_min_messages TO WARNING";
-      return std::unique_ptr<Database>(
-          std::make_unique<SociDatabase>(std::move(s), Dialect::kPostgres, display));
+      auto connect = [conninfo] {
+        auto s = std::make_unique<soci::session>(soci::postgresql, conninfo);
+        *s << "SET client_min_messages TO WARNING";
+        return s;
+      };
+      return std::unique_ptr<Database>(std::make_unique<SociDatabase>(
+          connect(), connect, Dialect::kPostgres, display, kMaxConnections));
     }
     std::string path = url.rfind("sqlite://", 0) == 0 ? url.substr(9) : url;
     if (path.empty()) return Status::InvalidArgument("empty SQLite database path");
     if (path.find('"') != std::string::npos) {
       return Status::InvalidArgument(fmt::format("SQLite path '{}' contains a quote", path));
     }
-    auto s = std::make_unique<soci::session>(soci::sqlite3,
-                                             fmt::format("db=\"{}\" timeout=10", path));
-    *s << "PRAGMA foreign_keys = ON";
-    if (path != ":memory:") {
-      std::string mode;
-      *s << "PRAGMA journal_mode = WAL", soci::into(mode);
-      *s << "PRAGMA synchronous = FULL";
-    }
-    return std::unique_ptr<Database>(
-        std::make_unique<SociDatabase>(std::move(s), Dialect::kSqlite, display));
+    const bool memory = path == ":memory:";
+    auto connect = [path, memory] {
+      auto s = std::make_unique<soci::session>(soci::sqlite3,
+                                               fmt::format("db=\"{}\" timeout=10", path));
+      *s << "PRAGMA foreign_keys = ON";
+      if (!memory) {
+        std::string mode;
+        *s << "PRAGMA journal_mode = WAL", soci::into(mode);
+        *s << "PRAGMA synchronous = FULL";
+      }
+      return s;
+    };
+    // Each connection to ":memory:" would be a database of its own.
+    return std::unique_ptr<Database>(std::make_unique<SociDatabase>(
+        connect(), connect, Dialect::kSqlite, display, memory ? 1 : kMaxConnections));
   } catch (const std::exception& e) {
     Status s = FromError(e);
     return Status(s.code() == StatusCode::kIoError ? StatusCode::kUnavailable : s.code(),

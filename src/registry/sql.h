@@ -7,8 +7,10 @@
 // a 64-bit integer, a double or text: the registry keeps times as fixed-width
 // UTC text ("2026-03-01T10:00:00Z") so both backends compare them the same way.
 //
-// Thread safety: a Database serialises its users. Transact() holds the one
-// connection for the whole transaction; Tx handles must not escape it.
+// Thread safety: a Database may be used from any thread. It keeps a few
+// connections; each transaction holds one for its whole duration. Writes
+// (Transact) are serialised by the database; reads (Read) run beside them on
+// a consistent snapshot. Tx handles must not escape the function given.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +60,10 @@ class Database {
 
   // Runs fn inside one transaction (see Tx). A Status from fn is returned as is.
   virtual Status Transact(const std::function<Status(Tx&)>& fn) = 0;
+  // Runs fn inside a read-only transaction on one snapshot: it never waits for
+  // a write in progress (SQLite WAL; PostgreSQL REPEATABLE READ READ ONLY).
+  // Statements that write fail.
+  virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
 };
 
 // Reads of one SqlValue: NULL is "" / 0 / nullopt.
