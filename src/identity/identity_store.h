@@ -293,6 +293,17 @@ class IdentityStore {
 
   const std::string& account_id() const;
 
+  // --- housekeeping (a background thread calls these; tests call them directly) ---
+  // Reloads the snapshot when the change counter moved and refresh_millis
+  // have passed on the Clock since the last check (the background thread
+  // asks every second at most).
+  Status RefreshIfDue();
+  // The same without waiting for refresh_millis.
+  Status Refresh();
+  // Writes every noted key use to the database now (otherwise at most once a
+  // minute per key, and at destruction).
+  Status FlushKeyUses();
+
  private:
   struct Impl;
   explicit IdentityStore(std::unique_ptr<Impl> impl);
