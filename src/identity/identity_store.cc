@@ -609,6 +609,7 @@ Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& ur
                                                            const IdentityStoreOptions& options,
                                                            const Clock* clock) {
   if (!SodiumReady()) return Status::Internal("libsodium failed to initialise");
+  if (DummyHash().empty()) return Status::Internal("Argon2id: out of memory");
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->clock = clock;

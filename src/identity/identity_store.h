@@ -9,7 +9,7 @@
 // snapshot, so authentication and authorisation never wait on the database.
 // A write through this store updates the snapshot before it returns: a key
 // disabled here stops working at the next request. Writes by another server
-// on the same database are seen within `IdentityStoreOptions::refresh`.
+// on the same database are seen within `IdentityStoreOptions::refresh_millis`.
 //
 // Names follow IAM: ARNs arn:aws:iam::ACCOUNT:user/PATH/NAME, ids with AWS's
 // prefixes (AIDA users, AGPA groups, AROA roles, ANPA policies, AKIA long-term
