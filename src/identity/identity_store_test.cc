@@ -1,6 +1,7 @@
 #include "identity/identity_store.h"
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -417,6 +418,61 @@ TEST_P(IdentityStoreTest, TwoStoresRacingOneCodeAcceptItOnce) {
     EXPECT_EQ(accepted.load(), 1) << "round " << round;
     EXPECT_EQ(refused.load(), 1) << "round " << round;
   }
+}
+
+// PostgreSQL: forces the interleaving the conditional UPDATE exists for. A
+// third connection holds the device row locked while both stores read the
+// old last_step, verify the code and queue on the row; only then is the lock
+// released. Without the "WHERE last_step < :new" both would accept.
+TEST_P(IdentityStoreTest, InterleavedVerificationsOfOneCodeAcceptItOnce) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite runs one writer at a time";
+  std::string seed = EnrolMfa(*store_, "kai");
+  auto other = OpenStore();
+  ASSERT_NE(other, nullptr);
+  clock_.AdvanceSeconds(30);
+  std::string code = Code(seed, clock_.NowSeconds());
+  auto holder_db = registry::Database::Open(url_);
+  auto watch_db = registry::Database::Open(url_);
+  ASSERT_TRUE(holder_db.ok() && watch_db.ok());
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> verifiers;
+  Status held = (*holder_db)->Transact([&](registry::Tx& tx) -> Status {
+    MUON_RETURN_IF_ERROR(
+        tx.Exec("UPDATE identity_mfa_devices SET last_step = last_step").status());
+    for (IdentityStore* s : {store_.get(), other.get()}) {
+      verifiers.emplace_back([&, s] {
+        Status st = s->VerifyMfaCode("kai", "", code);
+        if (st.ok()) {
+          ++accepted;
+        } else if (st.code() == StatusCode::kPermissionDenied) {
+          ++refused;
+        } else {
+          ADD_FAILURE() << st.ToString();
+        }
+      });
+    }
+    // Until both verifiers wait for the row lock (each has read and
+    // verified by then).
+    for (;;) {
+      int64_t waiting = 0;
+      Status w = (*watch_db)->Transact([&](registry::Tx& wtx) -> Status {
+        MUON_ASSIGN_OR_RETURN(
+            auto r, wtx.Query("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = "
+                              "'Lock' AND query LIKE '%identity_mfa_devices%'"));
+        waiting = registry::AsInt(r.rows[0][0]);
+        return Status::Ok();
+      });
+      if (!w.ok()) return w;
+      if (waiting >= 2) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return Status::Ok();
+  });
+  for (auto& t : verifiers) t.join();
+  ASSERT_TRUE(held.ok()) << held.ToString();
+  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(refused.load(), 1);
 }
 
 TEST_P(IdentityStoreTest, RecoveryCodesAreSingleUseAndResetMfa) {
