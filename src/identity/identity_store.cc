@@ -1577,3 +1577,113 @@ Result<std::string> IdentityStore::ServerSecret(std::string_view name) {
 }
 
 }  // namespace muon::identity
+
+namespace muon::identity {
+
+using registry::AsInt;
+using registry::AsText;
+using registry::IsNull;
+using registry::Tx;
+
+Result<LoginProfile> IdentityStore::GetLoginProfile(std::string_view user) const {
+  std::optional<LoginProfile> out;
+  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+    MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT l.create_date, l.reset_required FROM identity_login_profiles l "
+                                           "JOIN identity_users u ON u.user_id = l.user_id WHERE u.name = :v1",
+                                           {std::string(user)}));
+    if (!r.rows.empty()) out = LoginProfile{std::string(user), AsInt(r.rows[0][0]), AsInt(r.rows[0][1]) != 0};
+    return Status::Ok();
+  }));
+  if (!out) return Status::NotFound(fmt::format("Login Profile for User {} cannot be found.", user));
+  return *out;
+}
+
+Status IdentityStore::UpdateLoginProfile(std::string_view user, std::string_view password,
+                                         bool password_reset_required) {
+  std::string hash;
+  if (!password.empty()) {
+    MUON_ASSIGN_OR_RETURN(hash, HashPassword(password));
+  }
+  return impl_->Write([&](Tx& tx) -> Status {
+    MUON_ASSIGN_OR_RETURN(std::string id, UserId(tx, user));
+    MUON_ASSIGN_OR_RETURN(
+        int64_t n,
+        hash.empty()
+            ? tx.Exec("UPDATE identity_login_profiles SET reset_required = :v1 WHERE user_id = :v2",
+                      {int64_t{password_reset_required ? 1 : 0}, id})
+            : tx.Exec("UPDATE identity_login_profiles SET password_hash = :v1, reset_required = :v2 "
+                      "WHERE user_id = :v3",
+                      {hash, int64_t{password_reset_required ? 1 : 0}, id}));
+    if (n == 0) return Status::NotFound(fmt::format("Login Profile for User {} cannot be found.", user));
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<PolicyVersion>> IdentityStore::ListPolicyVersions(std::string_view policy_arn) const {
+  std::vector<PolicyVersion> out;
+  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+    MUON_ASSIGN_OR_RETURN(std::string id, PolicyIdByArn(tx, policy_arn));
+    MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT v.version_id, v.document, v.create_date, p.default_version "
+                                           "FROM identity_policy_versions v JOIN identity_policies p ON "
+                                           "p.policy_id = v.policy_id WHERE v.policy_id = :v1",
+                                           {id}));
+    for (auto& row : r.rows) {
+      PolicyVersion v;
+      v.version_id = AsText(row[0]);
+      v.document = AsText(row[1]);
+      v.create_date = AsInt(row[2]);
+      v.is_default = v.version_id == AsText(row[3]);
+      out.push_back(std::move(v));
+    }
+    return Status::Ok();
+  }));
+  // "v10" after "v9": by number, newest first.
+  std::sort(out.begin(), out.end(), [](const PolicyVersion& a, const PolicyVersion& b) {
+    return std::stoll(a.version_id.substr(1)) > std::stoll(b.version_id.substr(1));
+  });
+  return out;
+}
+
+Status IdentityStore::DeletePolicyVersion(std::string_view policy_arn, std::string_view version_id) {
+  return impl_->Write([&](Tx& tx) -> Status {
+    MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT policy_id, default_version FROM identity_policies WHERE arn = :v1",
+                                           {std::string(policy_arn)}));
+    if (r.rows.empty()) return Status::NotFound(fmt::format("Policy {} was not found.", policy_arn));
+    if (AsText(r.rows[0][1]) == version_id) {
+      return Status::FailedPrecondition(fmt::format(
+          "Cannot delete the default version {} of policy {}.", version_id, policy_arn));
+    }
+    MUON_ASSIGN_OR_RETURN(int64_t n, tx.Exec("DELETE FROM identity_policy_versions WHERE policy_id = :v1 AND version_id = :v2",
+                                             {AsText(r.rows[0][0]), std::string(version_id)}));
+    if (n == 0) return Status::NotFound(fmt::format("Policy {} version {} does not exist.", policy_arn, version_id));
+    return Status::Ok();
+  });
+}
+
+Status IdentityStore::SetDefaultPolicyVersion(std::string_view policy_arn, std::string_view version_id) {
+  return impl_->Write([&](Tx& tx) -> Status {
+    MUON_ASSIGN_OR_RETURN(std::string id, PolicyIdByArn(tx, policy_arn));
+    MUON_ASSIGN_OR_RETURN(int64_t have, Count(tx, "SELECT COUNT(*) FROM identity_policy_versions WHERE policy_id = :v1 AND version_id = :v2",
+                                              {id, std::string(version_id)}));
+    if (have == 0) return Status::NotFound(fmt::format("Policy {} version {} does not exist.", policy_arn, version_id));
+    return tx.Exec("UPDATE identity_policies SET default_version = :v1, update_date = :v2 WHERE policy_id = :v3",
+                   {std::string(version_id), impl_->clock->NowSeconds(), id})
+        .status();
+  });
+}
+
+Result<std::vector<MfaDevice>> IdentityStore::ListVirtualMfaDevices(std::optional<bool> assigned) const {
+  std::vector<MfaDevice> out;
+  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+    std::string where = !assigned ? "" : *assigned ? "WHERE d.user_id IS NOT NULL" : "WHERE d.user_id IS NULL";
+    MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT d.serial_number, u.name, d.enable_date FROM "
+                                                       "identity_mfa_devices d LEFT JOIN identity_users u ON "
+                                                       "u.user_id = d.user_id {} ORDER BY d.serial_number",
+                                                       where)));
+    for (auto& row : r.rows) out.push_back({AsText(row[0]), AsText(row[1]), IsNull(row[2]) ? std::nullopt : std::optional<int64_t>(AsInt(row[2]))});
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace muon::identity

@@ -128,6 +128,12 @@ struct MfaDevice {
   std::optional<int64_t> enable_date;
 };
 
+struct LoginProfile {
+  std::string user_name;
+  int64_t create_date = 0;
+  bool password_reset_required = false;
+};
+
 struct NewMfaDevice {
   MfaDevice device;
   std::string base32_seed;  // shown once
@@ -212,6 +218,11 @@ class IdentityStore {
   // PermissionDenied when `old_password` is wrong.
   Status ChangePassword(std::string_view user, std::string_view old_password,
                         std::string_view new_password);
+  // NoSuchEntity when the user has no login profile.
+  Result<LoginProfile> GetLoginProfile(std::string_view user) const;
+  // An administrator's change: a new password (empty: keep it) and the reset flag.
+  Status UpdateLoginProfile(std::string_view user, std::string_view password,
+                            bool password_reset_required);
   // OK when the password matches; PermissionDenied otherwise (also for users
   // without a login profile; the time taken does not say which).
   Status VerifyPassword(std::string_view user, std::string_view password);
@@ -252,7 +263,13 @@ class IdentityStore {
                                          std::string_view version_id) const;
   Result<PolicyVersion> CreatePolicyVersion(std::string_view policy_arn, std::string_view document,
                                             bool set_as_default);
-  Status DeletePolicy(std::string_view policy_arn);  // DeleteConflict while attached
+  // Newest first.
+  Result<std::vector<PolicyVersion>> ListPolicyVersions(std::string_view policy_arn) const;
+  // DeleteConflict for the default version.
+  Status DeletePolicyVersion(std::string_view policy_arn, std::string_view version_id);
+  Status SetDefaultPolicyVersion(std::string_view policy_arn, std::string_view version_id);
+  // DeleteConflict while attached; its versions go with it.
+  Status DeletePolicy(std::string_view policy_arn);
   Status AttachPolicy(AttachTarget target, std::string_view name, std::string_view policy_arn);
   Status DetachPolicy(AttachTarget target, std::string_view name, std::string_view policy_arn);
   Result<std::vector<ManagedPolicy>> ListAttachedPolicies(AttachTarget target,
@@ -267,6 +284,9 @@ class IdentityStore {
   Status DeactivateMfaDevice(std::string_view user, std::string_view serial_number);
   Status DeleteVirtualMfaDevice(std::string_view serial_number);
   Result<std::vector<MfaDevice>> ListMfaDevices(std::string_view user) const;
+  // Every virtual device; `assigned`: only enabled ones (true), only free ones
+  // (false), all (nullopt). IAM's ListVirtualMFADevices AssignmentStatus.
+  Result<std::vector<MfaDevice>> ListVirtualMfaDevices(std::optional<bool> assigned) const;
   // Verifies a code of the user's enabled device (`serial_number` empty: the
   // user's only device) and records its step atomically, so a code is
   // accepted once across every server sharing the database.

@@ -294,6 +294,67 @@ TEST_P(IdentityStoreTest, PolicyVersionsUpToFive) {
             StatusCode::kNotFound);
 }
 
+TEST_P(IdentityStoreTest, PolicyVersionsListDeleteAndSetDefault) {
+  auto p = store_->CreatePolicy("Rotating", "/", kAllowGet, "");
+  ASSERT_TRUE(p.ok());
+  for (int i = 2; i <= 5; ++i) ASSERT_TRUE(store_->CreatePolicyVersion(p->arn, kAllowAll, false).ok());
+  EXPECT_EQ(store_->DeletePolicyVersion(p->arn, "v1").code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->DeletePolicyVersion(p->arn, "v2").ok());
+  EXPECT_EQ(store_->DeletePolicyVersion(p->arn, "v2").code(), StatusCode::kNotFound);
+  auto v6 = store_->CreatePolicyVersion(p->arn, kAllowAll, false);
+  ASSERT_TRUE(v6.ok()) << "room again after a delete";
+  EXPECT_EQ(v6->version_id, "v6");
+  auto list = store_->ListPolicyVersions(p->arn);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 5u);
+  EXPECT_EQ((*list)[0].version_id, "v6");
+  EXPECT_TRUE(list->back().is_default);
+  // The default version is what authorisation uses, at once.
+  ASSERT_TRUE(store_->CreateUser("olga", "/", {}).ok());
+  ASSERT_TRUE(store_->AttachPolicy(AttachTarget::kUser, "olga", p->arn).ok());
+  auto before = store_->policies()->Lookup("arn:aws:iam::000000000000:user/olga");
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->policies.size(), 1u);
+  ASSERT_TRUE(store_->SetDefaultPolicyVersion(p->arn, "v6").ok());
+  EXPECT_EQ(store_->SetDefaultPolicyVersion(p->arn, "v2").code(), StatusCode::kNotFound);
+  auto after = store_->policies()->Lookup("arn:aws:iam::000000000000:user/olga");
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->policies.size(), 1u);
+  EXPECT_NE(before->policies[0].get(), after->policies[0].get());
+  EXPECT_EQ(after->policies[0]->policy.statements.size(), 1u);
+  EXPECT_EQ(store_->GetPolicy(p->arn)->default_version_id, "v6");
+}
+
+TEST_P(IdentityStoreTest, LoginProfileGetAndUpdate) {
+  ASSERT_TRUE(store_->CreateUser("pia", "/", {}).ok());
+  EXPECT_EQ(store_->GetLoginProfile("pia").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->UpdateLoginProfile("pia", "new password", false).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->CreateLoginProfile("pia", "first password", true).ok());
+  auto lp = store_->GetLoginProfile("pia");
+  ASSERT_TRUE(lp.ok());
+  EXPECT_TRUE(lp->password_reset_required);
+  ASSERT_TRUE(store_->UpdateLoginProfile("pia", "", false).ok());
+  EXPECT_FALSE(store_->GetLoginProfile("pia")->password_reset_required);
+  EXPECT_TRUE(store_->VerifyPassword("pia", "first password").ok());
+  ASSERT_TRUE(store_->UpdateLoginProfile("pia", "second password", true).ok());
+  EXPECT_EQ(store_->VerifyPassword("pia", "first password").code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(store_->VerifyPassword("pia", "second password").ok());
+}
+
+TEST_P(IdentityStoreTest, ListVirtualMfaDevicesByAssignment) {
+  EnrolMfa(*store_, "quinn");
+  ASSERT_TRUE(store_->CreateVirtualMfaDevice("spare", "/").ok());
+  EXPECT_EQ(store_->ListVirtualMfaDevices(std::nullopt)->size(), 2u);
+  auto assigned = store_->ListVirtualMfaDevices(true);
+  ASSERT_TRUE(assigned.ok());
+  ASSERT_EQ(assigned->size(), 1u);
+  EXPECT_EQ((*assigned)[0].user_name, "quinn");
+  auto free = store_->ListVirtualMfaDevices(false);
+  ASSERT_TRUE(free.ok());
+  ASSERT_EQ(free->size(), 1u);
+  EXPECT_EQ((*free)[0].serial_number, "arn:aws:iam::000000000000:mfa/spare");
+}
+
 TEST_P(IdentityStoreTest, ListPoliciesOnlyAttached) {
   auto p = store_->CreatePolicy("Lonely", "/", kAllowGet, "");
   ASSERT_TRUE(p.ok());
