@@ -299,13 +299,35 @@ struct IdentityStore::Impl {
   // serialises the store's writers, so check-then-insert rules such as two
   // keys a user hold; SQLite's BEGIN IMMEDIATE already does), then runs fn,
   // then reloads the snapshot before returning.
-  Status Write(const std::function<Status(Tx&)>& fn) {
+  //
+  // `patch`, when given, applies the write to a copy of the snapshot instead
+  // of rebuilding it from the database: used when the snapshot is exactly one
+  // write behind (no other writer came between), which is the common case
+  // for the frequent small writes (sessions).
+  Status Write(const std::function<Status(Tx&)>& fn,
+               const std::function<void(Snapshot&)>& patch = nullptr) {
+    int64_t counter = 0;
     Status s = db->Transact([&](Tx& tx) -> Status {
       MUON_RETURN_IF_ERROR(
           tx.Exec("UPDATE identity_change SET counter = counter + 1 WHERE id = 1").status());
+      MUON_ASSIGN_OR_RETURN(auto c, tx.Query("SELECT counter FROM identity_change WHERE id = 1"));
+      counter = c.rows.empty() ? 0 : AsInt(c.rows[0][0]);
       return fn(tx);
     });
     if (!s.ok()) return s;
+    if (patch) {
+      std::lock_guard load_lock(load_mu);
+      auto cur = Current();
+      if (cur->counter >= counter) return Status::Ok();  // a reload already has it
+      if (cur->counter == counter - 1) {
+        auto next = std::make_shared<Snapshot>(*cur);
+        patch(*next);
+        next->counter = counter;
+        std::unique_lock lock(snap_mu);
+        snap = std::move(next);
+        return Status::Ok();
+      }
+    }
     return Reload();
   }
 
@@ -1541,6 +1563,14 @@ Status IdentityStore::PutSession(const Session& s) {
                     s.credentials.session_token, s.principal_arn, s.policy_principal_arn,
                     s.source_identity, s.expiration, Nullable(s.mfa_authenticated_at)})
         .status();
+  }, [&](Snapshot& snap) {
+    KeyEntry e;
+    e.key.credentials = s.credentials;
+    e.key.principal_arn = s.principal_arn;
+    e.key.temporary = true;
+    e.key.mfa_authenticated_at = s.mfa_authenticated_at;
+    e.expiration = s.expiration;
+    snap.keys[s.credentials.access_key_id] = std::move(e);
   });
 }
 

@@ -578,6 +578,25 @@ TEST_P(IdentityStoreTest, SessionsResolveUntilExpiry) {
   EXPECT_TRUE(store_->PutSession(s).ok()) << "purged, so the id is free again";
 }
 
+TEST_P(IdentityStoreTest, SessionPutOnAStoreBehindOthersWritesSeesThemToo) {
+  auto other = OpenStore();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(store_->CreateUser("rita", "/", {}).ok());  // other's snapshot is now behind
+  Session s;
+  s.credentials = {"ASIAOTHEROTHEROTHER2", "secret", "token"};
+  s.principal_arn = "arn:aws:iam::000000000000:user/rita";
+  s.policy_principal_arn = s.principal_arn;
+  s.source_identity = "rita";
+  s.expiration = clock_.NowSeconds() + 60;
+  ASSERT_TRUE(other->PutSession(s).ok());
+  EXPECT_TRUE(other->Resolve(s.credentials.access_key_id).has_value());
+  EXPECT_TRUE(other->policies()->Lookup(s.principal_arn).ok())
+      << "the store was more than one write behind, so it reloaded";
+  EXPECT_FALSE(store_->Resolve(s.credentials.access_key_id).has_value()) << "before its refresh";
+  ASSERT_TRUE(store_->Refresh().ok());
+  EXPECT_TRUE(store_->Resolve(s.credentials.access_key_id).has_value());
+}
+
 TEST_P(IdentityStoreTest, ServerSecretIsSharedAndStable) {
   auto a = store_->ServerSecret("console");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
