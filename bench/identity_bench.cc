@@ -7,7 +7,7 @@
 // 2. measures Resolve and policies()->Lookup from --threads threads for
 //    --seconds (the per-request path: snapshot only);
 // 3. measures one write that rebuilds the snapshot (UpdateAccessKey) at that
-//    size, and VerifyPassword (Argon2id) right and wrong, and for a user
+//    size, one that patches it (PutSession), and VerifyPassword (Argon2id) right and wrong, and for a user
 //    without a password.
 //
 // Usage: identity_bench [--url URL] [--users N] [--threads T] [--seconds S]
@@ -124,6 +124,19 @@ int main(int argc, char** argv) {
     (void)store.UpdateAccessKey("user000000", keys[0], i % 2 == 1);
   }
   fmt::print("UpdateAccessKey with the snapshot rebuilt ({} users): {:.1f} ms\n", users,
+             Since(t0) * 1000 / writes);
+
+  t0 = Steady::now();
+  for (int i = 0; i < writes; ++i) {
+    muon::identity::Session s;
+    s.credentials = {fmt::format("ASIABENCH{:011}", i), "secret", "token"};
+    s.principal_arn = arns[0];
+    s.policy_principal_arn = arns[0];
+    s.source_identity = "user000000";
+    s.expiration = muon::Clock::Real()->NowSeconds() + 3600;
+    (void)store.PutSession(s);
+  }
+  fmt::print("PutSession with the snapshot patched ({} users): {:.1f} ms\n", users,
              Since(t0) * 1000 / writes);
 
   (void)store.CreateLoginProfile("user000001", "bench password", false);
