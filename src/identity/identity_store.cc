@@ -575,11 +575,20 @@ Status IdentityStore::Impl::FlushKeyUses(bool all) {
   std::vector<std::pair<std::string, KeyUse>> due;
   {
     std::lock_guard lock(use_mu);
-    for (auto& [id, u] : uses) {
+    for (auto it = uses.begin(); it != uses.end();) {
+      KeyUse& u = it->second;
       if (u.dirty && (all || now - u.flushed_at >= kKeyUseFlushSeconds)) {
-        due.emplace_back(id, u);
+        due.emplace_back(it->first, u);
         u.dirty = false;
         u.flushed_at = now;
+      }
+      // A clean entry older than the interval says nothing the database does
+      // not, and a new use of its key may be written at once: drop it, so the
+      // map holds only recently used keys.
+      if (!u.dirty && now - u.flushed_at >= kKeyUseFlushSeconds) {
+        it = uses.erase(it);
+      } else {
+        ++it;
       }
     }
   }
