@@ -450,7 +450,7 @@ Status IdentityStore::Impl::Reload() {
   std::unordered_map<std::string, PolicyRow> policy_rows;
   std::multimap<std::string, std::string> user_pol, group_pol, role_pol, members;  // x -> y
   std::vector<std::vector<SqlValue>> users, keys, roles, sessions;
-  Status s = db->Transact([&](Tx& tx) -> Status {
+  Status s = db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto c, tx.Query("SELECT counter FROM identity_change WHERE id = 1"));
     next->counter = c.rows.empty() ? 0 : AsInt(c.rows[0][0]);
     MUON_ASSIGN_OR_RETURN(auto u, tx.Query("SELECT user_id, name, path, tags FROM identity_users"));
@@ -561,7 +561,7 @@ Status IdentityStore::Impl::RefreshIfDue() {
   if (now - last_check_nanos.load() < options.refresh_millis * 1'000'000) return Status::Ok();
   last_check_nanos = now;
   int64_t counter = 0;
-  MUON_RETURN_IF_ERROR(db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto c, tx.Query("SELECT counter FROM identity_change WHERE id = 1"));
     counter = c.rows.empty() ? 0 : AsInt(c.rows[0][0]);
     return Status::Ok();
@@ -768,7 +768,7 @@ Result<User> IdentityStore::CreateUser(std::string_view name, std::string_view p
 
 Result<User> IdentityStore::GetUser(std::string_view name) const {
   std::optional<User> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT {} FROM identity_users u WHERE u.name = :v1", kUserCols),
                                            {std::string(name)}));
     if (!r.rows.empty()) out = UserFromRow(r.rows[0], impl_->options.account_id);
@@ -781,7 +781,7 @@ Result<User> IdentityStore::GetUser(std::string_view name) const {
 Result<Listing<User>> IdentityStore::ListUsers(const ListOptions& options) const {
   MUON_RETURN_IF_ERROR(CheckListOptions(options));
   std::vector<User> items;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, Page(tx, kUserCols, "identity_users u", "", options));
     for (auto& row : r.rows) items.push_back(UserFromRow(row, impl_->options.account_id));
     return Status::Ok();
@@ -844,7 +844,7 @@ namespace {
 // The stored hash of `user`'s password, "" when there is none.
 Result<std::pair<std::string, std::string>> ProfileOf(registry::Database& db, std::string_view user) {
   std::pair<std::string, std::string> out;  // user_id, hash
-  MUON_RETURN_IF_ERROR(db.Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(db.Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT u.user_id, l.password_hash FROM identity_users u "
                                            "JOIN identity_login_profiles l ON l.user_id = u.user_id "
                                            "WHERE u.name = :v1",
@@ -943,7 +943,7 @@ void MergeUse(std::mutex& mu, const std::unordered_map<std::string, KeyUse>& use
 
 Result<std::vector<AccessKey>> IdentityStore::ListAccessKeys(std::string_view user) const {
   std::vector<AccessKey> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(std::string id, UserId(tx, user));
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT {} FROM identity_access_keys k JOIN identity_users u "
                                                        "ON u.user_id = k.user_id WHERE k.user_id = :v1 "
@@ -982,7 +982,7 @@ Status IdentityStore::DeleteAccessKey(std::string_view user, std::string_view ac
 
 Result<AccessKey> IdentityStore::GetAccessKeyLastUsed(std::string_view access_key_id) const {
   std::optional<AccessKey> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT {} FROM identity_access_keys k JOIN identity_users u "
                                                        "ON u.user_id = k.user_id WHERE k.access_key_id = :v1",
                                                        kKeyCols),
@@ -1032,7 +1032,7 @@ Result<Group> IdentityStore::CreateGroup(std::string_view name, std::string_view
 Result<std::pair<Group, std::vector<User>>> IdentityStore::GetGroup(std::string_view name) const {
   std::pair<Group, std::vector<User>> out;
   bool found = false;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT name, group_id, path, create_date FROM identity_groups WHERE name = :v1",
                                            {std::string(name)}));
     if (r.rows.empty()) return Status::Ok();
@@ -1052,7 +1052,7 @@ Result<std::pair<Group, std::vector<User>>> IdentityStore::GetGroup(std::string_
 Result<Listing<Group>> IdentityStore::ListGroups(const ListOptions& options) const {
   MUON_RETURN_IF_ERROR(CheckListOptions(options));
   std::vector<Group> items;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, Page(tx, "name, group_id, path, create_date", "identity_groups", "", options));
     for (auto& row : r.rows) items.push_back(GroupFromRow(row, impl_->options.account_id));
     return Status::Ok();
@@ -1062,7 +1062,7 @@ Result<Listing<Group>> IdentityStore::ListGroups(const ListOptions& options) con
 
 Result<std::vector<Group>> IdentityStore::ListGroupsForUser(std::string_view user) const {
   std::vector<Group> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(std::string id, UserId(tx, user));
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT g.name, g.group_id, g.path, g.create_date FROM identity_groups g "
                                            "JOIN identity_group_members m ON m.group_id = g.group_id "
@@ -1161,7 +1161,7 @@ Result<Role> IdentityStore::CreateRole(std::string_view name, std::string_view p
 
 Result<Role> IdentityStore::GetRole(std::string_view name) const {
   std::optional<Role> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT {} FROM identity_roles WHERE name = :v1", kRoleCols),
                                            {std::string(name)}));
     if (!r.rows.empty()) out = RoleFromRow(r.rows[0], impl_->options.account_id);
@@ -1174,7 +1174,7 @@ Result<Role> IdentityStore::GetRole(std::string_view name) const {
 Result<Listing<Role>> IdentityStore::ListRoles(const ListOptions& options) const {
   MUON_RETURN_IF_ERROR(CheckListOptions(options));
   std::vector<Role> items;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, Page(tx, kRoleCols, "identity_roles", "", options));
     for (auto& row : r.rows) items.push_back(RoleFromRow(row, impl_->options.account_id));
     return Status::Ok();
@@ -1249,7 +1249,7 @@ Result<ManagedPolicy> IdentityStore::CreatePolicy(std::string_view name, std::st
 
 Result<ManagedPolicy> IdentityStore::GetPolicy(std::string_view policy_arn) const {
   std::optional<ManagedPolicy> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT {} FROM identity_policies p WHERE p.arn = :v1", kPolicyCols),
                                            {std::string(policy_arn)}));
     if (!r.rows.empty()) out = PolicyFromRow(r.rows[0]);
@@ -1263,7 +1263,7 @@ Result<Listing<ManagedPolicy>> IdentityStore::ListPolicies(const ListOptions& op
                                                            bool only_attached) const {
   MUON_RETURN_IF_ERROR(CheckListOptions(options));
   std::vector<ManagedPolicy> items;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     std::string where;
     if (only_attached) {
       where = "AND (EXISTS (SELECT 1 FROM identity_user_policies a WHERE a.policy_id = p.policy_id) "
@@ -1280,7 +1280,7 @@ Result<Listing<ManagedPolicy>> IdentityStore::ListPolicies(const ListOptions& op
 Result<PolicyVersion> IdentityStore::GetPolicyVersion(std::string_view policy_arn,
                                                       std::string_view version_id) const {
   std::optional<PolicyVersion> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT v.version_id, v.document, v.create_date, p.default_version "
                                            "FROM identity_policy_versions v JOIN identity_policies p ON "
                                            "p.policy_id = v.policy_id WHERE p.arn = :v1 AND v.version_id = :v2",
@@ -1385,7 +1385,7 @@ Status IdentityStore::DetachPolicy(AttachTarget target, std::string_view name,
 Result<std::vector<ManagedPolicy>> IdentityStore::ListAttachedPolicies(AttachTarget target,
                                                                        std::string_view name) const {
   std::vector<ManagedPolicy> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(std::string tid, TargetId(tx, target, name));
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT {} FROM identity_policies p JOIN {} a ON "
                                                        "a.policy_id = p.policy_id WHERE a.target_id = :v1 ORDER BY p.name",
@@ -1469,7 +1469,7 @@ Status IdentityStore::DeleteVirtualMfaDevice(std::string_view serial_number) {
 
 Result<std::vector<MfaDevice>> IdentityStore::ListMfaDevices(std::string_view user) const {
   std::vector<MfaDevice> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(std::string uid, UserId(tx, user));
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT serial_number, enable_date FROM identity_mfa_devices "
                                            "WHERE user_id = :v1 ORDER BY serial_number",
@@ -1626,7 +1626,7 @@ using registry::Tx;
 
 Result<LoginProfile> IdentityStore::GetLoginProfile(std::string_view user) const {
   std::optional<LoginProfile> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT l.create_date, l.reset_required FROM identity_login_profiles l "
                                            "JOIN identity_users u ON u.user_id = l.user_id WHERE u.name = :v1",
                                            {std::string(user)}));
@@ -1660,7 +1660,7 @@ Status IdentityStore::UpdateLoginProfile(std::string_view user, std::string_view
 
 Result<std::vector<PolicyVersion>> IdentityStore::ListPolicyVersions(std::string_view policy_arn) const {
   std::vector<PolicyVersion> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     MUON_ASSIGN_OR_RETURN(std::string id, PolicyIdByArn(tx, policy_arn));
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT v.version_id, v.document, v.create_date, p.default_version "
                                            "FROM identity_policy_versions v JOIN identity_policies p ON "
@@ -1713,7 +1713,7 @@ Status IdentityStore::SetDefaultPolicyVersion(std::string_view policy_arn, std::
 
 Result<std::vector<MfaDevice>> IdentityStore::ListVirtualMfaDevices(std::optional<bool> assigned) const {
   std::vector<MfaDevice> out;
-  MUON_RETURN_IF_ERROR(impl_->db->Transact([&](Tx& tx) -> Status {
+  MUON_RETURN_IF_ERROR(impl_->db->Read([&](Tx& tx) -> Status {
     std::string where = !assigned ? "" : *assigned ? "WHERE d.user_id IS NOT NULL" : "WHERE d.user_id IS NULL";
     MUON_ASSIGN_OR_RETURN(auto r, tx.Query(fmt::format("SELECT d.serial_number, u.name, d.enable_date FROM "
                                                        "identity_mfa_devices d LEFT JOIN identity_users u ON "
