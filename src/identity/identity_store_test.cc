@@ -175,6 +175,35 @@ TEST_P(IdentityStoreTest, AccessKeysResolveAndAtMostTwo) {
   EXPECT_EQ(store_->DeleteAccessKey("erin", k1->key.access_key_id).code(), StatusCode::kNotFound);
 }
 
+TEST_P(IdentityStoreTest, TwoStoresAddingTheSecondKeyAtOnceMakeTwoNotThree) {
+  auto other = OpenStore();
+  ASSERT_NE(other, nullptr);
+  for (int round = 0; round < 5; ++round) {
+    std::string user = "race" + std::to_string(round);
+    ASSERT_TRUE(store_->CreateUser(user, "/", {}).ok());
+    ASSERT_TRUE(store_->CreateAccessKey(user).ok());
+    std::atomic<int> made{0};
+    std::atomic<int> limited{0};
+    auto attempt = [&](IdentityStore* s) {
+      auto k = s->CreateAccessKey(user);
+      if (k.ok()) {
+        ++made;
+      } else if (k.status().code() == StatusCode::kResourceExhausted) {
+        ++limited;
+      } else {
+        ADD_FAILURE() << k.status().ToString();
+      }
+    };
+    std::thread a(attempt, store_.get());
+    std::thread b(attempt, other.get());
+    a.join();
+    b.join();
+    EXPECT_EQ(made.load(), 1);
+    EXPECT_EQ(limited.load(), 1);
+    EXPECT_EQ(store_->ListAccessKeys(user)->size(), 2u);
+  }
+}
+
 TEST_P(IdentityStoreTest, KeyLastUsedIsNotedAndFlushed) {
   ASSERT_TRUE(store_->CreateUser("finn", "/", {}).ok());
   auto k = store_->CreateAccessKey("finn");
