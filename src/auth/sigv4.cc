@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "auth/sigv4_internal.h"
+#include "base/strings.h"
 
 namespace muon::auth {
 namespace internal {
@@ -60,14 +61,6 @@ std::string ToLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = AsciiLower(c);
   return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
 }
 
 std::string_view Trim(std::string_view s) {

@@ -17,6 +17,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "http/server_internal.h"
 
 namespace muon::http {
@@ -24,14 +25,6 @@ namespace {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return AsciiLower(x) == AsciiLower(y);
-         });
-}
 
 constexpr auto kForcedCloseWait = std::chrono::seconds(2);
 constexpr auto kThreadExitWait = std::chrono::seconds(5);

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/base64.h"
+#include "base/strings.h"
 #include "iam/variables.h"
 
 namespace muon::iam {
@@ -19,17 +20,6 @@ using nlohmann::json;
 
 Status Malformed(std::string_view field, std::string_view problem) {
   return Status::InvalidArgument(fmt::format("{}: {}", field, problem));
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // A string, or a non-empty array of strings (numbers and booleans are

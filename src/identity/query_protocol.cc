@@ -1,6 +1,7 @@
+#include "base/strings.h"
+#include "base/uuid.h"
 #include "identity/query_protocol.h"
 
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cctype>
@@ -46,17 +47,6 @@ bool IsPresignParameter(std::string_view name) {
       "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",     "X-Amz-Expires",
       "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // The length of the valid UTF-8 sequence XML 1.0 may carry at s[i], or 0.
@@ -357,16 +347,7 @@ std::string Iso8601(int64_t unix_seconds) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-std::string NewRequestId() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = (b[6] & 0x0F) | 0x40;
-  b[8] = (b[8] & 0x3F) | 0x80;
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                     b[12], b[13], b[14], b[15]);
-}
+std::string NewRequestId() { return NewUuid(); }
 
 namespace {
 http::Response XmlResponse(int status, std::string body, std::string_view request_id) {

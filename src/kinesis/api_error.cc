@@ -1,10 +1,10 @@
 #include "kinesis/api_error.h"
 
-#include <openssl/rand.h>
 
 #include <fmt/format.h>
 
 #include "base/json_writer.h"
+#include "base/uuid.h"
 
 namespace muon::kinesis {
 
@@ -43,16 +43,7 @@ ApiError ValidationError(std::string_view value, std::string_view field, std::st
       field, rule));
 }
 
-std::string NewRequestId() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = (b[6] & 0x0F) | 0x40;
-  b[8] = (b[8] & 0x3F) | 0x80;
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                     b[12], b[13], b[14], b[15]);
-}
+std::string NewRequestId() { return NewUuid(); }
 
 ApiError ErrorOfAuthFailure(const auth::AuthFailure& f) {
   using auth::AuthError;

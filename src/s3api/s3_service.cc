@@ -21,6 +21,7 @@
 #include "base/base64.h"
 #include "base/checksum.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "s3api/s3_util.h"
 
 namespace muon::s3api {
@@ -56,17 +57,6 @@ std::string Md5Raw(std::string_view data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), out, &len, EVP_md5(), nullptr);
   return std::string(reinterpret_cast<char*>(out), len);
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string Lower(std::string_view s) {
@@ -823,7 +813,7 @@ Result<Payload> S3Service::Impl::ReadPayload(Ctx& ctx, S3Error* error) {
     p.data = std::move(ctx.req->body);
   }
   for (const auto& [name, value] : ctx.req->headers) {
-    if (name.size() > 15 && IEquals(std::string_view(name).substr(0, 15), "x-amz-checksum-")) {
+    if (name.size() > 15 && EqualsIgnoreCase(std::string_view(name).substr(0, 15), "x-amz-checksum-")) {
       std::string suffix = Lower(std::string_view(name).substr(15));
       if (suffix == "algorithm" || suffix == "type" || suffix == "mode") continue;
       given.emplace_back(suffix, value);
@@ -876,7 +866,7 @@ PutOptions OptionsFromHeaders(const http::Request& req) {
     std::string_view item = ce.substr(0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty() && !IEquals(item, "aws-chunked")) {
+    if (!item.empty() && !EqualsIgnoreCase(item, "aws-chunked")) {
       if (!enc.empty()) enc += ",";
       enc += item;
     }
@@ -887,7 +877,7 @@ PutOptions OptionsFromHeaders(const http::Request& req) {
   o.content_disposition = std::string(req.Header("Content-Disposition"));
   o.cache_control = std::string(req.Header("Cache-Control"));
   for (const auto& [name, value] : req.headers) {
-    if (name.size() > 11 && IEquals(std::string_view(name).substr(0, 11), "x-amz-meta-")) {
+    if (name.size() > 11 && EqualsIgnoreCase(std::string_view(name).substr(0, 11), "x-amz-meta-")) {
       o.user_metadata[Lower(std::string_view(name).substr(11))] = value;
     }
   }
@@ -1049,7 +1039,7 @@ Reply S3Service::Impl::GetObject(Ctx& ctx) {
     r.Set("Content-Length", std::to_string(range ? range->last - range->first + 1 : meta.size));
   }
   if (parts_count) r.Set("x-amz-mp-parts-count", std::to_string(*parts_count));
-  if (!range && IEquals(ctx.H("x-amz-checksum-mode"), "ENABLED")) {
+  if (!range && EqualsIgnoreCase(ctx.H("x-amz-checksum-mode"), "ENABLED")) {
     AddChecksumHeaders(r, meta.checksums, !meta.part_sizes.empty());
   }
   static const std::pair<const char*, const char*> kOverrides[] = {
@@ -1061,7 +1051,7 @@ Reply S3Service::Impl::GetObject(Ctx& ctx) {
       {"response-content-encoding", "Content-Encoding"}};
   for (const auto& [param, header] : kOverrides) {
     if (!ctx.Has(param)) continue;
-    std::erase_if(r.headers, [&](const http::Header& h) { return IEquals(h.first, header); });
+    std::erase_if(r.headers, [&](const http::Header& h) { return EqualsIgnoreCase(h.first, header); });
     r.Set(header, ctx.Q(param));
   }
   return r;
@@ -1127,7 +1117,7 @@ Reply S3Service::Impl::CopyObject(Ctx& ctx, bool part) {
     Add(x.root(), "LastModified", IsoTime(p->last_modified_ms));
     return XmlResponse(200, x.str());
   }
-  bool replace = IEquals(ctx.H("x-amz-metadata-directive"), "REPLACE");
+  bool replace = EqualsIgnoreCase(ctx.H("x-amz-metadata-directive"), "REPLACE");
   if (!replace && src_bucket == ctx.addr.bucket && src_key == ctx.addr.key) {
     return Err(400, "InvalidRequest",
                "This copy request is illegal because it is trying to copy an object to itself "
