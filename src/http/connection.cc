@@ -15,6 +15,7 @@
 //   for deadline_. It is re-armed at once only if deadline_ moves earlier.
 //   Each arming bumps timer_gen_, so a cancelled wait is ignored.
 // - open_ counts once: Close() unregisters and decrements exactly once.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -37,6 +38,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -135,13 +137,13 @@ class Session final : public Connection {
     }
     if (response.status < 100 || response.status > 599) {
       log::error("http: handler answered status {}; sending 500", response.status);
-      response = Response{500, {}, "internal error: invalid status\n"};
+      response = InternalError("internal error: invalid status\n");
     }
     try {
       BuildResponse(std::move(response));
     } catch (const std::exception& e) {  // Beast rejects e.g. header values over 64 KiB
       log::error("http: cannot build response: {}; sending 500", e.what());
-      BuildResponse(Response{500, {}, "internal error: invalid response\n"});
+      BuildResponse(InternalError("internal error: invalid response\n"));
     }
     Write();
   }
@@ -379,6 +381,13 @@ class Session final : public Connection {
     }
   }
 
+  static Response InternalError(std::string text) {
+    Response r;
+    r.status = 500;
+    r.body = std::move(text);
+    return r;
+  }
+
   void BuildResponse(Response response) {
     res_ = {};
     res_.version(version_);
@@ -411,6 +420,10 @@ class Session final : public Connection {
       } else if (!no_body) {
         res_.content_length(response.body.size());
       }
+    } else if (!no_body && response.stream) {
+      res_.content_length(response.stream->size());
+      body_stream_ = std::move(response.stream);
+      body_sent_ = 0;
     } else if (!no_body) {
       res_.content_length(response.body.size());
       res_.body() = std::move(response.body);
@@ -424,9 +437,49 @@ class Session final : public Connection {
   void Write() {
     phase_ = Phase::kWriting;
     SetDeadline(std::chrono::seconds(core_->options.request_timeout_seconds));
+    if (body_stream_) {
+      // The header now; the body in pieces as the client takes them.
+      serializer_.emplace(res_);
+      bhttp::async_write_header(stream_, *serializer_, [self = Self()](const error_code& ec, size_t) {
+        if (ec) {
+          self->OnWritten(ec);
+        } else {
+          self->WriteBodyPiece();
+        }
+      });
+      return;
+    }
     bhttp::async_write(stream_, res_, [self = Self()](const error_code& ec, size_t) {
       self->OnWritten(ec);
     });
+  }
+
+  void WriteBodyPiece() {
+    if (phase_ != Phase::kWriting) return;
+    const uint64_t size = body_stream_->size();
+    if (body_sent_ == size) {
+      OnWritten({});
+      return;
+    }
+    if (body_scratch_.size() < kBodyPiece) body_scratch_.resize(kBodyPiece);
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kBodyPiece, size - body_sent_));
+    auto piece = body_stream_->Read(body_sent_, n, body_scratch_.data());
+    if (!piece.ok() || piece->empty()) {
+      log::error("http: response body for {} failed after {} of {} bytes: {}", remote_ip_,
+                 body_sent_, size, piece.ok() ? "short read" : piece.status().ToString());
+      Close();  // the client sees a short body, never a wrong one
+      return;
+    }
+    SetDeadline(std::chrono::seconds(core_->options.request_timeout_seconds));
+    asio::async_write(stream_, asio::buffer(piece->data(), piece->size()),
+                      [self = Self()](const error_code& ec, size_t written) {
+                        if (ec) {
+                          self->OnWritten(ec);
+                          return;
+                        }
+                        self->body_sent_ += written;
+                        self->WriteBodyPiece();
+                      });
   }
 
   void OnWritten(const error_code& ec) {
@@ -434,7 +487,7 @@ class Session final : public Connection {
     ClearDeadline();
     core_->metrics.CountResponse(status_);
     core_->metrics.duration->Observe(std::chrono::duration<double>(Clock::now() - started_).count());
-    res_ = {};
+    ReleaseBody();
     if (ec) {
       log::debug("http: write to {} failed: {}", remote_ip_, ec.message());
       Close();
@@ -505,8 +558,16 @@ class Session final : public Connection {
     Tcp().close();
     parser_.reset();
     buffer_ = {};
-    res_ = {};
+    ReleaseBody();
     if (registered_) Unregister();
+  }
+
+  void ReleaseBody() {
+    serializer_.reset();  // refers to res_
+    res_ = {};
+    body_stream_.reset();
+    body_scratch_ = {};
+    body_sent_ = 0;
   }
 
   void Unregister() {
@@ -526,6 +587,13 @@ class Session final : public Connection {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
+  // A streamed body (Response::stream): the header goes through serializer_,
+  // the body in pieces of kBodyPiece through body_scratch_.
+  static constexpr size_t kBodyPiece = 256 << 10;
+  std::optional<bhttp::response_serializer<bhttp::string_body>> serializer_;
+  std::shared_ptr<BodyStream> body_stream_;
+  std::string body_scratch_;
+  uint64_t body_sent_ = 0;
   Phase phase_ = Phase::kNew;
   Clock::time_point deadline_ = Clock::time_point::max();
   uint64_t timer_gen_ = 0;

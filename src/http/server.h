@@ -37,10 +37,25 @@ struct Request {
   bool HasHeader(std::string_view name) const;
 };
 
+// A response body read piece by piece while it is sent, so a large body (an
+// object on disk) never sits whole in memory. Read is called on the
+// connection's network thread, with ascending offsets, until size() bytes
+// have been sent; a failed or short read closes the connection mid-body (the
+// client sees fewer bytes than Content-Length announced, never wrong ones).
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual uint64_t size() const = 0;
+  // Up to n bytes at offset into scratch; the view points into scratch.
+  virtual Result<std::string_view> Read(uint64_t offset, size_t n, char* scratch) = 0;
+};
+
 struct Response {
   int status = 200;
   std::vector<http::Header> headers;
   std::string body;
+  // When set, the body is this stream and `body` must be empty.
+  std::shared_ptr<BodyStream> stream;
 
   Response& Set(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -139,6 +139,59 @@ TEST(ServerTest, KeepAliveReusesOneConnection) {
   EXPECT_EQ(server->open_connections(), 2u);
 }
 
+TEST(ServerTest, StreamedBodyArrivesWholeInPiecesAndConnectionStaysUsable) {
+  constexpr uint64_t kSize = (5 << 20) + 12345;  // several pieces and a ragged end
+  std::shared_ptr<testing::PatternBody> body;
+  auto server = StartOrDie(TestOptions(), [&](Request&& req, Responder respond) {
+    Response r;
+    if (req.path == "/big") {
+      body = std::make_shared<testing::PatternBody>(kSize);
+      r.stream = body;
+    } else {
+      r.body = "small";
+    }
+    respond(std::move(r));
+  });
+  RawConn conn(server->port());
+  ASSERT_TRUE(conn.connected());
+  ASSERT_TRUE(conn.Send(Get(server->port(), "/big")));
+  RawResponse r = conn.ReadResponse(milliseconds(30000));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-length"), std::to_string(kSize));
+  ASSERT_EQ(r.body.size(), kSize);
+  EXPECT_TRUE(r.body == testing::PatternString(kSize));
+  EXPECT_LT(body->largest_piece.load(), kSize) << "the body was read whole";
+  // The same connection serves the next request.
+  ASSERT_TRUE(conn.Send(Get(server->port(), "/small")));
+  RawResponse next = conn.ReadResponse();
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, "small");
+}
+
+TEST(ServerTest, StreamedBodyThatFailsMidwayClosesTheConnectionShort) {
+  constexpr uint64_t kSize = 3 << 20;
+  auto server = StartOrDie(TestOptions(), [&](Request&&, Responder respond) {
+    Response r;
+    r.stream = std::make_shared<testing::PatternBody>(kSize, uint64_t{1} << 20);
+    respond(std::move(r));
+  });
+  RawConn conn(server->port());
+  ASSERT_TRUE(conn.Send(Get(server->port(), "/big")));
+  // The header announces every byte; fewer arrive, then the close.
+  while (conn.ReadMore(milliseconds(10000))) {
+  }
+  EXPECT_TRUE(conn.eof());
+  std::string all = conn.pending();
+  auto end = all.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_NE(all.find("Content-Length: " + std::to_string(kSize)), std::string::npos);
+  std::string received = all.substr(end + 4);
+  EXPECT_LT(received.size(), kSize);
+  EXPECT_EQ(received, testing::PatternString(kSize).substr(0, received.size()))
+      << "every byte sent must be right";
+  EXPECT_TRUE(WaitFor([&] { return server->open_connections() == 0; }, milliseconds(10000)));
+}
+
 TEST(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   auto server = StartOrDie(TestOptions(), Echo);
   RawConn conn(server->port());

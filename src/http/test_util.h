@@ -13,6 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -21,9 +23,13 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "base/status.h"
+#include "http/server.h"
 
 namespace muon::http::testing {
 
@@ -148,6 +154,7 @@ class RawConn {
   }
 
   const std::string& pending() const { return pending_; }
+  bool eof() const { return eof_; }
 
  private:
   static milliseconds Remaining(std::chrono::steady_clock::time_point deadline) {
@@ -160,6 +167,35 @@ class RawConn {
   bool eof_ = false;
   std::string pending_;
 };
+
+// A streamed body of `size` bytes where byte i is PatternByte(i); it fails
+// (or reads short) at `fail_at` when that is set. Counts the largest piece
+// asked for, so tests can check the body was never read whole.
+inline char PatternByte(uint64_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
+
+class PatternBody final : public BodyStream {
+ public:
+  explicit PatternBody(uint64_t size, std::optional<uint64_t> fail_at = std::nullopt)
+      : size_(size), fail_at_(fail_at) {}
+  uint64_t size() const override { return size_; }
+  Result<std::string_view> Read(uint64_t offset, size_t n, char* scratch) override {
+    largest_piece = std::max<uint64_t>(largest_piece, n);
+    if (fail_at_ && offset + n > *fail_at_) return Status::IoError("disk went away");
+    for (size_t i = 0; i < n; ++i) scratch[i] = PatternByte(offset + i);
+    return std::string_view(scratch, n);
+  }
+  std::atomic<uint64_t> largest_piece{0};
+
+ private:
+  const uint64_t size_;
+  const std::optional<uint64_t> fail_at_;
+};
+
+inline std::string PatternString(uint64_t size) {
+  std::string s(size, '\0');
+  for (uint64_t i = 0; i < size; ++i) s[i] = PatternByte(i);
+  return s;
+}
 
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {

@@ -66,6 +66,32 @@ TEST_F(TlsTest, RoundTripOverTls) {
   (*server)->Stop();
 }
 
+TEST_F(TlsTest, StreamedBodyOverTls) {
+  constexpr uint64_t kSize = (3 << 20) + 7;
+  auto server = Server::Start(Options(), [&](Request&&, Responder respond) {
+    Response r;
+    r.stream = std::make_shared<testing::PatternBody>(kSize);
+    respond(std::move(r));
+  });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientOptions c;
+  c.host = "127.0.0.1";
+  c.port = (*server)->port();
+  c.tls = true;
+  c.verify_peer = false;
+  c.timeout_seconds = 30;
+  Client client(c);
+  for (int i = 0; i < 2; ++i) {
+    auto r = client.Send("GET", "/big");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    ASSERT_EQ(r->body.size(), kSize);
+    EXPECT_TRUE(r->body == testing::PatternString(kSize));
+  }
+  EXPECT_EQ((*server)->open_connections(), 1u);
+  (*server)->Stop();
+}
+
 TEST_F(TlsTest, VerifyingClientRejectsSelfSignedCertificate) {
   auto server = Server::Start(Options(), [](Request&&, Responder respond) { respond(Response{}); });
   ASSERT_TRUE(server.ok()) << server.status().ToString();

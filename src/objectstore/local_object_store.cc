@@ -354,6 +354,13 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   Result<std::vector<BucketInfo>> ListBuckets() override;
   Result<ObjectMeta> Put(std::string_view bucket, std::string_view key, std::string_view data,
                          const PutOptions& options) override;
+  Result<ObjectReader> Open(std::string_view bucket, std::string_view key,
+                            std::optional<ByteRange> range) override;
+  // Opens the object file, checks its head against the index and the range,
+  // and (with `prefix`) hands back the first `head_bytes` read with the head.
+  Result<ObjectReader> OpenRange(std::string_view bucket, std::string_view key,
+                                 std::optional<ByteRange> range, size_t head_bytes,
+                                 std::string* prefix);
   Result<Object> Get(std::string_view bucket, std::string_view key,
                      std::optional<ByteRange> range) override;
   Result<ObjectMeta> Head(std::string_view bucket, std::string_view key) override;
@@ -637,8 +644,9 @@ Result<ObjectMeta> LocalObjectStoreImpl::Put(std::string_view bucket, std::strin
   return Publish(*b, tmp, std::move(meta), options.if_none_match_any);
 }
 
-Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_view key,
-                                         std::optional<ByteRange> range) {
+Result<ObjectReader> LocalObjectStoreImpl::OpenRange(std::string_view bucket, std::string_view key,
+                                                    std::optional<ByteRange> range,
+                                                    size_t head_bytes, std::string* prefix) {
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
   {
     std::lock_guard lock(b->mu);
@@ -651,34 +659,53 @@ Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_vi
     if (f.status().code() == StatusCode::kNotFound) return NotFoundKey(key);
     return f.status();
   }
-  // One read covers the head and, for objects up to 64 KiB, all the data;
-  // larger data is read straight into its own buffer.
-  MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, range ? 4096 : (64 << 10) + 4096));
-  Object obj;
-  obj.meta = MetaFromJson(head.meta);
-  if (obj.meta.key != key) return Status::Corruption(path + ": holds another key");
-  if (head.file_size != head.data_offset + obj.meta.size) {
+  MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, head_bytes));
+  ObjectReader r;
+  r.meta = MetaFromJson(head.meta);
+  if (r.meta.key != key) return Status::Corruption(path + ": holds another key");
+  if (head.file_size != head.data_offset + r.meta.size) {
     return Status::Corruption(path + ": size does not match its metadata");
   }
-  uint64_t first = 0, count = obj.meta.size;
+  uint64_t first = 0, count = r.meta.size;
   if (range) {
-    if (range->first > range->last || range->last >= obj.meta.size) {
+    if (range->first > range->last || range->last >= r.meta.size) {
       return Status::InvalidArgument("range is outside the object");
     }
     first = range->first;
     count = range->last - range->first + 1;
   }
-  const uint64_t offset = head.data_offset + first;
-  if (offset + count <= head.prefix.size()) {
-    if (offset == 0 && count == head.prefix.size()) {
-      obj.data = std::move(head.prefix);
+  r.offset = head.data_offset + first;
+  r.length = count;
+  r.file = std::shared_ptr<const RandomAccessFile>(std::move(*f));
+  if (prefix) *prefix = std::move(head.prefix);
+  return r;
+}
+
+Result<ObjectReader> LocalObjectStoreImpl::Open(std::string_view bucket, std::string_view key,
+                                               std::optional<ByteRange> range) {
+  return OpenRange(bucket, key, range, 4096, nullptr);
+}
+
+Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_view key,
+                                         std::optional<ByteRange> range) {
+  // One read covers the head and, for objects up to 64 KiB, all the data;
+  // larger data is read straight into its own buffer.
+  std::string prefix;
+  MUON_ASSIGN_OR_RETURN(ObjectReader r,
+                        OpenRange(bucket, key, range, range ? 4096 : (64 << 10) + 4096, &prefix));
+  Object obj;
+  obj.meta = std::move(r.meta);
+  if (r.offset + r.length <= prefix.size()) {
+    if (r.offset == 0 && r.length == prefix.size()) {
+      obj.data = std::move(prefix);
     } else {
-      head.prefix.erase(0, offset);
-      head.prefix.resize(count);
-      obj.data = std::move(head.prefix);
+      prefix.erase(0, r.offset);
+      prefix.resize(r.length);
+      obj.data = std::move(prefix);
     }
   } else {
-    MUON_RETURN_IF_ERROR(ReadExact(**f, offset, count, &obj.data, path));
+    MUON_RETURN_IF_ERROR(ReadExact(*r.file, r.offset, r.length, &obj.data,
+                                   fmt::format("{}/{}", bucket, key)));
   }
   return obj;
 }

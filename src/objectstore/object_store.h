@@ -14,7 +14,9 @@
 // - All methods are thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "base/checksum.h"
+#include "base/env.h"
 #include "base/status.h"
 
 namespace muon::objectstore {
@@ -78,6 +81,32 @@ struct Object {
   std::string data;  // the requested range, or the whole object
 };
 
+// An object (or a range of it) to read in pieces, for bodies too large to
+// hold whole. The file stays readable after the key is overwritten or
+// deleted: a reader sees the version it opened.
+struct ObjectReader {
+  ObjectMeta meta;
+  std::shared_ptr<const RandomAccessFile> file;
+  uint64_t offset = 0;  // of the range's first byte in `file`
+  uint64_t length = 0;  // bytes in the range
+};
+
+// A RandomAccessFile over bytes in memory (for stores that keep objects so).
+class StringFile final : public RandomAccessFile {
+ public:
+  explicit StringFile(std::string data) : data_(std::move(data)) {}
+  Result<std::string_view> Read(uint64_t offset, size_t n, char* scratch) const override {
+    if (offset >= data_.size()) return std::string_view();
+    n = static_cast<size_t>(std::min<uint64_t>(n, data_.size() - offset));
+    std::memcpy(scratch, data_.data() + offset, n);
+    return std::string_view(scratch, n);
+  }
+  Result<uint64_t> Size() const override { return data_.size(); }
+
+ private:
+  const std::string data_;
+};
+
 struct ListOptions {
   std::string prefix;
   // Keys strictly greater than this are returned.
@@ -125,6 +154,17 @@ class ObjectStore {
   // InvalidRange); a range past the end is InvalidArgument here.
   virtual Result<Object> Get(std::string_view bucket, std::string_view key,
                              std::optional<ByteRange> range = std::nullopt) = 0;
+  // The same as Get, without reading the data: it is read through the
+  // returned reader. The default reads the data with Get.
+  virtual Result<ObjectReader> Open(std::string_view bucket, std::string_view key,
+                                    std::optional<ByteRange> range = std::nullopt) {
+    MUON_ASSIGN_OR_RETURN(Object obj, Get(bucket, key, range));
+    ObjectReader r;
+    r.meta = std::move(obj.meta);
+    r.length = obj.data.size();
+    r.file = std::make_shared<StringFile>(std::move(obj.data));
+    return r;
+  }
   virtual Result<ObjectMeta> Head(std::string_view bucket, std::string_view key) = 0;
   // Deleting a missing key is OK (S3 semantics).
   virtual Status Delete(std::string_view bucket, std::string_view key) = 0;

@@ -979,6 +979,29 @@ Reply S3Service::Impl::PutObject(Ctx& ctx) {
   return r;
 }
 
+namespace {
+
+// GET bodies up to this size are read whole (one read, one write); larger
+// ones are streamed from the object's file, so memory stays bounded.
+constexpr uint64_t kWholeBodyLimit = 1 << 20;
+
+// An object range as an HTTP body read in pieces.
+class ObjectBody final : public http::BodyStream {
+ public:
+  explicit ObjectBody(objectstore::ObjectReader reader) : r_(std::move(reader)) {}
+  uint64_t size() const override { return r_.length; }
+  Result<std::string_view> Read(uint64_t offset, size_t n, char* scratch) override {
+    if (offset >= r_.length) return std::string_view();
+    n = static_cast<size_t>(std::min<uint64_t>(n, r_.length - offset));
+    return r_.file->Read(r_.offset + offset, n, scratch);
+  }
+
+ private:
+  const objectstore::ObjectReader r_;
+};
+
+}  // namespace
+
 Reply S3Service::Impl::GetObject(Ctx& ctx) {
   if (auto e = Authorize(ctx, "s3:GetObject", ctx.addr.bucket, ctx.addr.key)) return *e;
   auto head = store->Head(ctx.addr.bucket, ctx.addr.key);
@@ -1024,11 +1047,18 @@ Reply S3Service::Impl::GetObject(Ctx& ctx) {
   }
   http::Response r;
   ObjectMeta meta = *head;
-  if (!ctx.head) {
+  const uint64_t length = range ? range->last - range->first + 1 : head->size;
+  if (!ctx.head && length <= kWholeBodyLimit) {
     auto obj = store->Get(ctx.addr.bucket, ctx.addr.key, range);
     if (!obj.ok()) return FromStatus(obj.status(), ctx);
     meta = std::move(obj->meta);
     r.body = std::move(obj->data);
+  } else if (!ctx.head) {
+    // Larger bodies go out in pieces straight from the object's file.
+    auto reader = store->Open(ctx.addr.bucket, ctx.addr.key, range);
+    if (!reader.ok()) return FromStatus(reader.status(), ctx);
+    meta = reader->meta;
+    r.stream = std::make_shared<ObjectBody>(std::move(*reader));
   }
   AddObjectHeaders(r, meta);
   if (range) {
