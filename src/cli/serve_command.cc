@@ -43,6 +43,7 @@ struct ServeFlags {
   std::string log_level = "info";
   std::string registry;  // database URL; default DATA_DIR/registry.db
   int registry_sweep_seconds = 10;
+  int firehose_memory_mib = 128;
   bool enforce_shard_limits = false;
   int threads = 0;
 };
@@ -241,6 +242,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     delivery::FirehoseOptions fopts;
     fopts.region = f.region;
     fopts.account_id = account_id;
+    fopts.delivery_memory_bytes = static_cast<uint64_t>(f.firehose_memory_mib) << 20;
     auto fh = delivery::FirehoseService::Open(JoinPath(f.data_dir, "firehose"), fopts,
                                               firehose_buffers.get(), kinesis, object_store, env,
                                               clock, &authorizer);
@@ -423,6 +425,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "How often live status from ingest is written to the registry")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--firehose-memory-mib", flags->firehose_memory_mib,
+                  "Memory all Firehose delivery streams together may hold for objects being "
+                  "built; when it is full, batches close early (smaller objects)")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 1 << 20));
   cmd->add_flag("--enforce-shard-limits", flags->enforce_shard_limits,
                 "Refuse writes beyond 1 MiB/s or 1000 records/s per shard, as AWS does");
   cmd->callback([cmd, flags, exit_code] { *exit_code = RunServe(cmd, *flags); });

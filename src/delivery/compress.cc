@@ -4,6 +4,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace muon::delivery {
@@ -12,46 +14,77 @@ namespace {
 // Fast levels: delivery must keep up with ingest on one core per stream.
 constexpr int kGzipLevel = 1;
 constexpr int kZstdLevel = 1;
+// A chunk is stored rather than compressed when deflating its first
+// kProbeBytes saves less than 1/kProbeMinSaving of them.
+constexpr size_t kProbeBytes = 16u << 10;
+constexpr size_t kProbeMinSaving = 50;
 
 }  // namespace
 
 struct Compressor::State {
   libdeflate_compressor* gzip = nullptr;
+  libdeflate_compressor* store = nullptr;  // level 0: stored blocks
   ZSTD_CCtx* zstd = nullptr;
+  std::string out;  // reused output buffer
   ~State() {
     if (gzip) libdeflate_free_compressor(gzip);
+    if (store) libdeflate_free_compressor(store);
     if (zstd) ZSTD_freeCCtx(zstd);
+  }
+  Status EnsureGzip() {
+    if (!gzip) gzip = libdeflate_alloc_compressor(kGzipLevel);
+    if (!store) store = libdeflate_alloc_compressor(0);
+    if (!gzip || !store) return Status::Internal("libdeflate_alloc_compressor failed");
+    return Status::Ok();
   }
 };
 
 Compressor::Compressor() : state_(std::make_unique<State>()) {}
 Compressor::~Compressor() = default;
 
-Status Compressor::Compress(Compression format, std::string_view data, std::string* out) {
+size_t Compressor::PieceBound(Compression format, size_t plain_bytes) {
+  switch (format) {
+    case Compression::kUncompressed: return plain_bytes;
+    case Compression::kGzip:
+      if (!state_->EnsureGzip().ok()) return plain_bytes + (plain_bytes >> 6) + 1024;
+      return std::max(libdeflate_gzip_compress_bound(state_->gzip, plain_bytes),
+                      libdeflate_gzip_compress_bound(state_->store, plain_bytes));
+    case Compression::kZstd: return ZSTD_compressBound(plain_bytes);
+  }
+  return plain_bytes;
+}
+
+Status Compressor::CompressChunk(Compression format, std::string_view chunk, std::string* piece) {
   switch (format) {
     case Compression::kUncompressed:
-      out->assign(data);
+      piece->assign(chunk);
       return Status::Ok();
     case Compression::kGzip: {
-      if (!state_->gzip) state_->gzip = libdeflate_alloc_compressor(kGzipLevel);
-      if (!state_->gzip) return Status::Internal("libdeflate_alloc_compressor failed");
-      out->resize(libdeflate_gzip_compress_bound(state_->gzip, data.size()));
-      size_t n = libdeflate_gzip_compress(state_->gzip, data.data(), data.size(), out->data(),
-                                          out->size());
+      MUON_RETURN_IF_ERROR(state_->EnsureGzip());
+      std::string& out = state_->out;
+      out.resize(PieceBound(format, chunk.size()));
+      libdeflate_compressor* c = state_->gzip;
+      if (chunk.size() >= 2 * kProbeBytes) {
+        size_t probe = libdeflate_deflate_compress(state_->gzip, chunk.data(), kProbeBytes,
+                                                   out.data(), out.size());
+        if (probe == 0 || probe > kProbeBytes - kProbeBytes / kProbeMinSaving) c = state_->store;
+      }
+      size_t n = libdeflate_gzip_compress(c, chunk.data(), chunk.size(), out.data(), out.size());
       if (n == 0) return Status::Internal("libdeflate_gzip_compress: output buffer too small");
-      out->resize(n);
+      piece->assign(out.data(), n);
       return Status::Ok();
     }
     case Compression::kZstd: {
       if (!state_->zstd) state_->zstd = ZSTD_createCCtx();
       if (!state_->zstd) return Status::Internal("ZSTD_createCCtx failed");
-      out->resize(ZSTD_compressBound(data.size()));
-      size_t n = ZSTD_compressCCtx(state_->zstd, out->data(), out->size(), data.data(),
-                                   data.size(), kZstdLevel);
+      std::string& out = state_->out;
+      out.resize(ZSTD_compressBound(chunk.size()));
+      size_t n = ZSTD_compressCCtx(state_->zstd, out.data(), out.size(), chunk.data(),
+                                   chunk.size(), kZstdLevel);
       if (ZSTD_isError(n)) {
         return Status::Internal(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
       }
-      out->resize(n);
+      piece->assign(out.data(), n);
       return Status::Ok();
     }
   }
@@ -60,9 +93,15 @@ Status Compressor::Compress(Compression format, std::string_view data, std::stri
 
 Status Compress(Compression format, std::string_view data, std::string* out) {
   Compressor c;
-  std::string tmp;
-  MUON_RETURN_IF_ERROR(c.Compress(format, data, &tmp));
-  out->append(tmp);
+  std::string piece;
+  size_t chunk = kFirstChunkBytes;
+  while (!data.empty()) {
+    size_t n = std::min(chunk, data.size());
+    MUON_RETURN_IF_ERROR(c.CompressChunk(format, data.substr(0, n), &piece));
+    out->append(piece);
+    data.remove_prefix(n);
+    chunk = std::min(chunk * 2, kMaxChunkBytes);
+  }
   return Status::Ok();
 }
 
@@ -98,14 +137,36 @@ Result<std::string> Decompress(Compression format, std::string_view data) {
       return out;
     }
     case Compression::kZstd: {
-      unsigned long long size = ZSTD_getFrameContentSize(data.data(), data.size());
-      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
-        return Status::Corruption("zstd frame has no content size");
+      ZSTD_DCtx* d = ZSTD_createDCtx();
+      if (!d) return Status::Internal("ZSTD_createDCtx failed");
+      std::string out;
+      ZSTD_inBuffer in{data.data(), data.size(), 0};
+      char buf[65536];
+      size_t rc = 0;
+      while (in.pos < in.size) {
+        ZSTD_outBuffer o{buf, sizeof buf, 0};
+        rc = ZSTD_decompressStream(d, &o, &in);
+        if (ZSTD_isError(rc)) {
+          ZSTD_freeDCtx(d);
+          return Status::Corruption(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
+        }
+        out.append(buf, o.pos);
       }
-      std::string out(size, '\0');
-      size_t n = ZSTD_decompress(out.data(), out.size(), data.data(), data.size());
-      if (ZSTD_isError(n)) return Status::Corruption(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
-      out.resize(n);
+      // Flush what the decoder still holds of the last frame.
+      while (rc != 0) {
+        ZSTD_outBuffer o{buf, sizeof buf, 0};
+        rc = ZSTD_decompressStream(d, &o, &in);
+        if (ZSTD_isError(rc)) {
+          ZSTD_freeDCtx(d);
+          return Status::Corruption(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
+        }
+        out.append(buf, o.pos);
+        if (o.pos == 0 && rc != 0) {
+          ZSTD_freeDCtx(d);
+          return Status::Corruption("zstd data is truncated");
+        }
+      }
+      ZSTD_freeDCtx(d);
       return out;
     }
   }

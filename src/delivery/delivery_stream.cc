@@ -50,49 +50,43 @@ std::string RandomStringOf(std::string_view digest) {
   return out;
 }
 
-// Records read from a source: their data back to back in one buffer (reused
-// from batch to batch) and where each one starts.
-struct Records {
-  struct Meta {
-    uint64_t seq = 0;
-    int64_t arrival_ms = 0;
-    size_t offset = 0;
-    size_t size = 0;
-  };
-  std::string data;
-  std::vector<Meta> metas;
-
-  bool empty() const { return metas.empty(); }
-  size_t size() const { return metas.size(); }
-  std::string_view Data(size_t i) const {
-    return std::string_view(data).substr(metas[i].offset, metas[i].size);
-  }
-  void Add(const streamlog::Record& r) {
-    metas.push_back({r.seq, r.arrival_ms, data.size(), r.data.size()});
-    data += r.data;
-  }
-};
-
-// One object of a batch, built and waiting to be put.
-struct OutObject {
-  std::string key;
-  std::string data;
+// One object of a batch as it is built: the compressed pieces made so far
+// and the plain chunk being filled. `hold` covers the chunk (reserved at its
+// compressed bound when it is opened) and the pieces (their capacity).
+struct Group {
+  explicit Group(MemoryBudget* budget) : hold(budget) {}
+  bool error = false;
+  std::map<std::string, std::string> partition;
+  int64_t first_arrival_ms = 0;
   uint64_t records = 0;
   uint64_t source_bytes = 0;
-  uint64_t error_records = 0;
+  std::string chunk;               // plain bytes not yet compressed
+  size_t chunk_capacity = 0;       // 0: no chunk open
+  size_t chunk_reserved = 0;       // of hold, for the open chunk
+  size_t next_chunk_bytes = kFirstChunkBytes;
+  std::vector<std::string> pieces;
+  BudgetHold hold;
+  std::string key;  // named when the batch closes
   bool put = false;
 };
 
+// A batch: records [from, to) of one shard, built into one object per
+// partition as they are read. Open (to not yet fixed) while it fills; closed
+// once its range is fixed and its objects named.
 struct Batch {
   uint64_t from = 0;
   uint64_t to = 0;
   DestinationConfig config;
-  Records records;              // released once the objects are built
-  int64_t last_arrival_ms = 0;             // of the batch's newest record
-  bool records_loaded = false;  // false after a restart until re-read
+  std::optional<MetadataQuery> query;
+  std::map<std::string, Group> groups;  // by partition; "" holds the errors
+  uint64_t records = 0;
+  uint64_t source_bytes = 0;
+  int64_t first_arrival_ms = 0;  // of the batch's oldest record
+  int64_t last_arrival_ms = 0;   // of its newest
+  bool closed = false;
+  bool built = false;           // groups hold all of [from, to): false after a restart
   bool intent_written = false;
-  std::vector<OutObject> objects;
-  bool built = false;
+  bool priority = false;        // holds the budget's priority while it waits to be rebuilt
   bool puts_done = false;
 };
 
@@ -100,13 +94,10 @@ struct ShardState {
   SourceShard src;
   std::string checkpoint_path;
   uint64_t delivered = 0;  // first seq not delivered
-  uint64_t next_read = 0;  // first seq not in the buffer or batch
-  Records buffer;
+  uint64_t next_read = 0;  // first seq not in the batch
   std::optional<Batch> batch;
   int attempts = 0;
   int64_t next_attempt_mono = 0;
-  Compressor compressor;
-  std::vector<std::string> pool;  // spare object buffers, largest first
   // Published for Stats (read on other threads).
   std::atomic<uint64_t> delivered_pub{0};
   std::atomic<int64_t> oldest_ms_pub{0};  // oldest undelivered arrival we hold, 0 if none
@@ -117,6 +108,12 @@ class DeliveryStreamImpl final : public DeliveryStream {
   DeliveryStreamImpl(const DeliveryStreamOptions& options, const DestinationConfig& config,
                      objectstore::ObjectStore* store, Env* env, Clock* clock)
       : options_(options), store_(store), env_(env), clock_(clock), config_(config) {
+    if (options_.memory_budget) {
+      budget_ = options_.memory_budget;
+    } else {
+      own_budget_ = std::make_unique<MemoryBudget>(kDefaultDeliveryMemoryBytes);
+      budget_ = own_budget_.get();
+    }
     if (options_.metrics) {
       auto* m = MetricsRegistry::Global();
       std::string labels = fmt::format("delivery_stream=\"{}\"", options_.name);
@@ -132,9 +129,16 @@ class DeliveryStreamImpl final : public DeliveryStream {
                                 "Records written under the ErrorOutputPrefix", labels);
       m_lag_ = m->GetGauge("muonpipe_firehose_delivery_lag_ms",
                            "Age of the oldest record not yet delivered", labels);
+      m_memory_ = m->GetGauge("muonpipe_firehose_delivery_memory_bytes",
+                              "Record bytes held by delivery, of its memory budget", "");
     }
   }
-  ~DeliveryStreamImpl() override { Stop(); }
+  ~DeliveryStreamImpl() override {
+    Stop();
+    for (auto& s : shards_) {
+      if (s->batch && s->batch->priority) budget_->EndPriority();
+    }
+  }
 
   Status Load(std::vector<SourceShard> shards) {
     MUON_RETURN_IF_ERROR(env_->CreateDirs(options_.state_dir));
@@ -156,9 +160,12 @@ class DeliveryStreamImpl final : public DeliveryStream {
           b.from = p.at("from").get<uint64_t>();
           b.to = p.at("to").get<uint64_t>();
           MUON_ASSIGN_OR_RETURN(b.config, DestinationConfig::FromJson(p.at("config").dump()));
+          b.closed = true;
           b.intent_written = true;
           s->batch = std::move(b);
           s->next_read = s->batch->to;
+          budget_->BeginPriority();
+          s->batch->priority = true;
         }
       } else {
         s->delivered = options_.start_at_end ? s->src.log->EndSeq() : s->src.log->TrimSeq();
@@ -173,8 +180,12 @@ class DeliveryStreamImpl final : public DeliveryStream {
 
   bool Step() override {
     bool worked = false;
-    for (auto& s : shards_) worked |= StepShard(*s);
-    if (m_lag_) m_lag_->Set(LagMs());
+    Compressor& c = CompressorOf(0);
+    for (auto& s : shards_) worked |= StepShard(*s, c);
+    if (m_lag_) {
+      m_lag_->Set(LagMs());
+      m_memory_->Set(static_cast<int64_t>(budget_->InUse()));
+    }
     return worked;
   }
 
@@ -186,6 +197,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
     // parallel (compression is the cost); worker w owns shards w, w+n, ...
     size_t n = std::min<size_t>(shards_.size(),
                                 std::max(1u, std::thread::hardware_concurrency()));
+    for (size_t w = 0; w < n; ++w) CompressorOf(w);
     for (size_t w = 0; w < n; ++w) threads_.emplace_back([this, w, n] { Run(w, n); });
   }
 
@@ -233,12 +245,23 @@ class DeliveryStreamImpl final : public DeliveryStream {
   }
 
  private:
+  // Workers own one Compressor each; Step (never run while started) uses the first.
+  Compressor& CompressorOf(size_t worker) {
+    std::lock_guard lock(compressors_mu_);
+    while (compressors_.size() <= worker) compressors_.push_back(std::make_unique<Compressor>());
+    return *compressors_[worker];
+  }
+
   void Run(size_t worker, size_t workers) {
+    Compressor& c = CompressorOf(worker);
     uint64_t seen_epoch = 0;
     while (true) {
       bool worked = false;
-      for (size_t i = worker; i < shards_.size(); i += workers) worked |= StepShard(*shards_[i]);
-      if (worker == 0 && m_lag_) m_lag_->Set(LagMs());
+      for (size_t i = worker; i < shards_.size(); i += workers) worked |= StepShard(*shards_[i], c);
+      if (worker == 0 && m_lag_) {
+        m_lag_->Set(LagMs());
+        m_memory_->Set(static_cast<int64_t>(budget_->InUse()));
+      }
       std::unique_lock lock(thread_mu_);
       if (stopping_) return;
       if (worked) continue;
@@ -290,7 +313,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
 
   Status WriteCheckpoint(const ShardState& s) {
     std::string text = fmt::format("{{\"delivered\":{}", s.delivered);
-    if (s.batch) {
+    if (s.batch && s.batch->closed) {
       text += fmt::format(",\"pending\":{{\"from\":{},\"to\":{},\"config\":{}}}", s.batch->from,
                           s.batch->to, s.batch->config.ToJson());
     }
@@ -298,23 +321,38 @@ class DeliveryStreamImpl final : public DeliveryStream {
     return env_->WriteFileAtomic(s.checkpoint_path, text);
   }
 
-  bool StepShard(ShardState& s) {
-    if (s.batch) {
+  // A new, empty batch from s.delivered with the destination as it is now.
+  Status OpenBatch(ShardState& s) {
+    Batch b;
+    b.from = s.delivered;
+    b.config = Destination();
+    if (b.config.dynamic_partitioning && !b.config.metadata_query.empty()) {
+      MUON_ASSIGN_OR_RETURN(MetadataQuery q, MetadataQuery::Parse(b.config.metadata_query));
+      b.query = std::move(q);
+    }
+    s.batch = std::move(b);
+    return Status::Ok();
+  }
+
+  bool StepShard(ShardState& s, Compressor& comp) {
+    if (s.batch && s.batch->closed) {
       if (clock_->MonotonicNanos() < s.next_attempt_mono) return false;
-      return Deliver(s);
+      return Deliver(s, comp);
     }
-    DestinationConfig config = Destination();
-    const size_t limit = static_cast<size_t>(config.size_mib) << 20;
+    if (!s.batch) {
+      if (Status st = OpenBatch(s); !st.ok()) {
+        SetError(st, s);
+        return false;
+      }
+    }
+    Batch& b = *s.batch;
+    const size_t limit = static_cast<size_t>(b.config.size_mib) << 20;
     bool worked = false;
-    bool caught_up = false;  // read everything the log held
+    bool caught_up = false;    // read everything the log held
+    bool budget_full = false;  // the next record found no memory
     size_t read_now = 0;
-    if (s.buffer.data.capacity() == 0) {
-      s.buffer.data = TakeBuffer(s);
-      s.buffer.data.reserve(limit);
-    }
-    while (s.buffer.data.size() < limit && read_now < options_.max_read_bytes_per_step) {
-      size_t want =
-          std::min(limit - s.buffer.data.size(), options_.max_read_bytes_per_step - read_now);
+    while (b.source_bytes < limit && read_now < options_.max_read_bytes_per_step) {
+      size_t want = std::min(limit - b.source_bytes, options_.max_read_bytes_per_step - read_now);
       // Reads of at most 1 MiB keep the log's read buffers small and reused.
       auto r = s.src.log->Read(s.next_read, 100'000, std::min<size_t>(want, 1u << 20));
       if (!r.ok()) {
@@ -326,61 +364,209 @@ class DeliveryStreamImpl final : public DeliveryStream {
         caught_up = true;
         break;
       }
-      for (auto& rec : r->records) {
-        if (s.buffer.empty()) s.oldest_ms_pub = std::max<int64_t>(rec.arrival_ms, 1);
+      for (const auto& rec : r->records) {
+        auto added = Add(b, rec, comp, /*force=*/false);
+        if (!added.ok()) {
+          // Only a bug gets here; the records stay in the log.
+          SetError(added.status(), s);
+          s.batch.reset();
+          s.next_read = s.delivered;
+          s.oldest_ms_pub = 0;
+          return false;
+        }
+        if (!*added) {
+          budget_full = true;
+          break;
+        }
+        if (b.records == 1) s.oldest_ms_pub = std::max<int64_t>(rec.arrival_ms, 1);
         read_now += rec.data.size();
-        s.buffer.Add(rec);
+        s.next_read = rec.seq + 1;
+        worked = true;
       }
+      if (budget_full) break;
       s.next_read = r->next_seq;
-      worked = true;
     }
-    if (s.buffer.empty()) return worked;
-    // A backlog (more records than one Step reads) fills the buffer up to the
+    if (b.records == 0) {
+      s.batch.reset();  // holds no memory; the next one takes the destination afresh
+      return worked;
+    }
+    // A backlog (more records than one Step reads) fills the batch up to the
     // size hint before the interval may cut it, so catching up writes full
-    // objects rather than one per Step.
-    bool due = s.buffer.data.size() >= limit ||
-               (caught_up && clock_->NowMillis() - s.buffer.metas.front().arrival_ms >=
-                                 static_cast<int64_t>(config.interval_s) * 1000);
+    // objects rather than one per Step. Full memory cuts it at once.
+    bool due = b.source_bytes >= limit || budget_full ||
+               (caught_up && clock_->NowMillis() - b.first_arrival_ms >=
+                                 static_cast<int64_t>(b.config.interval_s) * 1000);
     if (!due) return worked;
-    Batch b;
-    b.from = s.delivered;
     b.to = s.next_read;
-    b.config = std::move(config);
-    b.records = std::move(s.buffer);
-    b.records_loaded = true;
-    s.buffer = Records{};
-    s.batch = std::move(b);
-    Deliver(s);
+    if (Status st = Close(s, b, comp); !st.ok()) {
+      SetError(st, s);
+      s.batch.reset();
+      s.next_read = s.delivered;
+      s.oldest_ms_pub = 0;
+      return false;
+    }
+    Deliver(s, comp);
     return true;
   }
 
-  // Re-reads a recorded batch's records after a restart.
-  Status LoadBatch(ShardState& s) {
-    Batch& b = *s.batch;
-    b.records = Records{};
-    b.records.data = TakeBuffer(s);
-    uint64_t seq = b.from;
-    while (seq < b.to) {
-      MUON_ASSIGN_OR_RETURN(streamlog::ReadResult r, s.src.log->Read(seq, 100'000, 64u << 20));
-      if (r.records.empty()) break;
-      for (auto& rec : r.records) {
-        if (rec.seq >= b.to) break;
-        b.records.Add(rec);
+  // Adds one record to its partition's object. False (and nothing added)
+  // when its chunk needs memory the budget does not have; `force` takes it
+  // regardless (a recorded batch being rebuilt).
+  Result<bool> Add(Batch& b, const streamlog::Record& rec, Compressor& comp, bool force) {
+    const DestinationConfig& c = b.config;
+    const std::string_view data = rec.data;
+    std::string group_key = "=";  // every partition's key starts with '='; errors are ""
+    std::string reason;
+    std::map<std::string, std::string> partition;
+    if (b.query) {
+      auto values = b.query->Evaluate(data);
+      if (!values.ok()) {
+        reason = values.status().message();
+        group_key.clear();
+      } else {
+        partition = std::move(values).value();
+        for (const auto& [k, v] : partition) group_key += fmt::format("{}={}\x1f", k, v);
       }
-      seq = r.next_seq;
     }
-    if (!b.records.empty() && b.records.metas.front().seq > b.from) {
-      log::warn("firehose {}: records {}..{} of {} were trimmed from the source before delivery",
-                options_.name, b.from, b.records.metas.front().seq - 1, s.src.id);
+    std::string line;  // an error record's JSON line
+    if (!reason.empty()) {
+      JsonWriter w(&line);
+      w.BeginObject();
+      w.Key("attemptsMade");
+      w.Int(1);
+      w.Key("arrivalTimestamp");
+      w.Int(rec.arrival_ms);
+      w.Key("errorCode");
+      w.String("DynamicPartitioning.MetadataExtractionFailed");
+      w.Key("errorMessage");
+      w.String(reason);
+      w.Key("rawData");
+      w.Base64String(data);
+      w.EndObject();
+      line.push_back('\n');
     }
-    b.records_loaded = true;
-    if (!b.records.empty()) {
-      s.oldest_ms_pub = std::max<int64_t>(b.records.metas.front().arrival_ms, 1);
+    const bool delimit = reason.empty() && c.append_delimiter;
+    const size_t n = reason.empty() ? data.size() + (delimit ? 1 : 0) : line.size();
+    auto it = b.groups.find(group_key);
+    const bool fresh = it == b.groups.end();
+    if (fresh) it = b.groups.emplace(group_key, Group(budget_)).first;
+    Group& g = it->second;
+    // Chunk boundaries depend on the group's records alone, so rebuilding
+    // the batch makes the same pieces.
+    if (g.chunk_capacity != 0 && g.chunk.size() + n > g.chunk_capacity) {
+      MUON_RETURN_IF_ERROR(Flush(g, c.compression, comp));
     }
+    if (g.chunk_capacity == 0) {
+      size_t capacity = std::max(g.next_chunk_bytes, n);
+      size_t reserve = comp.PieceBound(c.compression, capacity);
+      if (!g.hold.Grow(reserve, force)) {
+        if (fresh) b.groups.erase(it);
+        return false;
+      }
+      g.chunk_reserved = reserve;
+      g.chunk_capacity = capacity;
+      g.chunk.reserve(capacity);
+      g.next_chunk_bytes = std::min(g.next_chunk_bytes * 2, kMaxChunkBytes);
+    }
+    if (reason.empty()) {
+      g.chunk += data;
+      if (delimit) g.chunk.push_back('\n');
+    } else {
+      g.chunk += line;
+    }
+    if (g.records == 0) {
+      g.first_arrival_ms = rec.arrival_ms;
+      g.partition = std::move(partition);
+      g.error = !reason.empty();
+    }
+    ++g.records;
+    g.source_bytes += data.size();
+    if (b.records == 0) b.first_arrival_ms = rec.arrival_ms;
+    ++b.records;
+    b.source_bytes += data.size();
+    b.last_arrival_ms = rec.arrival_ms;
+    return true;
+  }
+
+  // Compresses the group's open chunk into a piece and gives back the part
+  // of its reservation the piece does not use.
+  Status Flush(Group& g, Compression format, Compressor& comp) {
+    std::string piece;
+    if (format == Compression::kUncompressed) {
+      piece = std::move(g.chunk);
+    } else {
+      MUON_RETURN_IF_ERROR(comp.CompressChunk(format, g.chunk, &piece));
+    }
+    g.chunk = std::string();
+    g.chunk_capacity = 0;
+    g.hold.Shrink(g.chunk_reserved - std::min(g.chunk_reserved, piece.capacity()));
+    g.chunk_reserved = 0;
+    g.pieces.push_back(std::move(piece));
     return Status::Ok();
   }
 
-  bool Deliver(ShardState& s) {
+  // Fixes the batch: compresses every open chunk and names every object.
+  // Deterministic in (options_, shard id, from, to, config, records).
+  Status Close(ShardState& s, Batch& b, Compressor& comp) {
+    const DestinationConfig& c = b.config;
+    std::vector<std::string> keys;
+    if (b.query) keys = b.query->Keys();
+    MUON_ASSIGN_OR_RETURN(ResolvedPrefixes prefixes,
+                          ResolvePrefixes(c.prefix, c.error_prefix, c.dynamic_partitioning, keys));
+    for (auto& [group_key, g] : b.groups) {
+      if (g.chunk_capacity != 0 && (!g.chunk.empty() || g.pieces.empty())) {
+        MUON_RETURN_IF_ERROR(Flush(g, c.compression, comp));
+      }
+      std::string digest = Sha256(fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", options_.name,
+                                              options_.incarnation, s.src.id, b.from, b.to,
+                                              c.version, group_key));
+      PrefixValues v;
+      v.timestamp_ms = g.first_arrival_ms;
+      v.random_string = RandomStringOf(digest);
+      v.partition_keys = g.partition;
+      if (g.error) v.error_output_type = std::string(kPartitioningFailed);
+      std::string prefix = g.error ? prefixes.error.Expand(v) : prefixes.success.Expand(v);
+      MUON_ASSIGN_OR_RETURN(std::string when,
+                            FormatTimestamp("yyyy-MM-dd-HH-mm-ss", g.first_arrival_ms));
+      g.key = fmt::format("{}{}-{}-{}-{}{}", prefix, options_.name, c.version, when,
+                          UuidOf(digest), CompressionSuffix(c.compression));
+    }
+    b.closed = true;
+    b.built = true;
+    return Status::Ok();
+  }
+
+  // Rebuilds a batch recorded before a restart from its records in the log.
+  Status Rebuild(ShardState& s, Batch& b, Compressor& comp) {
+    b.groups.clear();
+    b.records = 0;
+    b.source_bytes = 0;
+    if (b.config.dynamic_partitioning && !b.config.metadata_query.empty() && !b.query) {
+      MUON_ASSIGN_OR_RETURN(MetadataQuery q, MetadataQuery::Parse(b.config.metadata_query));
+      b.query = std::move(q);
+    }
+    uint64_t seq = b.from;
+    uint64_t first_seq = b.to;
+    while (seq < b.to) {
+      MUON_ASSIGN_OR_RETURN(streamlog::ReadResult r, s.src.log->Read(seq, 100'000, 1u << 20));
+      if (r.records.empty()) break;
+      for (const auto& rec : r.records) {
+        if (rec.seq >= b.to) break;
+        first_seq = std::min(first_seq, rec.seq);
+        MUON_ASSIGN_OR_RETURN(bool added, Add(b, rec, comp, /*force=*/true));
+        (void)added;  // forced: always added
+      }
+      seq = r.next_seq;
+    }
+    if (b.records > 0 && first_seq > b.from) {
+      log::warn("firehose {}: records {}..{} of {} were trimmed from the source before delivery",
+                options_.name, b.from, first_seq - 1, s.src.id);
+    }
+    if (b.records > 0) s.oldest_ms_pub = std::max<int64_t>(b.first_arrival_ms, 1);
+    return Close(s, b, comp);
+  }
+
+  bool Deliver(ShardState& s, Compressor& comp) {
     Batch& b = *s.batch;
     if (!b.intent_written) {
       if (Status st = WriteCheckpoint(s); !st.ok()) {
@@ -389,32 +575,31 @@ class DeliveryStreamImpl final : public DeliveryStream {
       }
       b.intent_written = true;
     }
-    if (!b.records_loaded) {
-      if (Status st = LoadBatch(s); !st.ok()) {
+    if (!b.built) {
+      Status st = Rebuild(s, b, comp);
+      if (b.priority) {
+        budget_->EndPriority();
+        b.priority = false;
+      }
+      if (!st.ok()) {
+        b.groups.clear();
         Backoff(s, st.WithContext("re-reading the batch"));
         return true;
       }
     }
-    if (!b.built) {
-      if (Status st = Build(s, b); !st.ok()) {
-        // Only a bug or an impossible configuration gets here; keep the data.
-        Backoff(s, st.WithContext("building objects"));
-        return true;
-      }
-      b.built = true;
-    }
     if (!b.puts_done) {
-      for (auto& o : b.objects) {
-        if (o.put) continue;
+      for (auto& [group_key, g] : b.groups) {
+        if (g.put) continue;
+        std::vector<std::string_view> pieces(g.pieces.begin(), g.pieces.end());
         // As on Firehose, no Content-Encoding: clients must not undo the
         // compression on download (the key's suffix names it).
         objectstore::PutOptions po;
-        auto r = store_->Put(b.config.bucket, o.key, o.data, po);
+        auto r = store_->PutPieces(b.config.bucket, g.key, pieces, po);
         if (!r.ok()) {
-          Backoff(s, r.status().WithContext(fmt::format("putting {}", o.key)));
+          Backoff(s, r.status().WithContext(fmt::format("putting {}", g.key)));
           return true;
         }
-        o.put = true;
+        g.put = true;
       }
       b.puts_done = true;
     }
@@ -430,177 +615,49 @@ class DeliveryStreamImpl final : public DeliveryStream {
     }
     s.attempts = 0;
     s.delivered_pub = s.delivered;
-    s.oldest_ms_pub =
-        s.buffer.empty() ? 0 : std::max<int64_t>(s.buffer.metas.front().arrival_ms, 1);
+    s.oldest_ms_pub = 0;
     uint64_t recs = 0, bytes = 0, errors = 0;
-    for (const auto& o : done->objects) {
-      recs += o.records;
-      bytes += o.source_bytes;
-      errors += o.error_records;
+    for (const auto& [group_key, g] : done->groups) {
+      recs += g.records;
+      bytes += g.source_bytes;
+      if (g.error) errors += g.records;
     }
     records_ += recs;
     bytes_ += bytes;
-    objects_ += done->objects.size();
+    objects_ += done->groups.size();
     error_records_ += errors;
     if (m_records_) {
       m_records_->Add(recs);
       m_bytes_->Add(bytes);
-      m_objects_->Add(done->objects.size());
+      m_objects_->Add(done->groups.size());
       m_errors_->Add(errors);
     }
     ClearError();
-    for (auto& o : done->objects) ReturnBuffer(s, std::move(o.data));
-    if (s.src.trim_delivered && done->last_arrival_ms > 0) {
-      if (Status st = s.src.log->TrimBefore(done->last_arrival_ms); !st.ok()) {
+    const int64_t last_arrival_ms = done->last_arrival_ms;
+    done.reset();  // gives its memory back
+    if (s.src.trim_delivered && last_arrival_ms > 0) {
+      if (Status st = s.src.log->TrimBefore(last_arrival_ms); !st.ok()) {
         log::warn("firehose {}: trimming delivered records: {}", options_.name, st.ToString());
       }
     }
     return true;
   }
 
-  // Groups the batch's records by partition, then names and compresses one
-  // object per group. Deterministic in (options_, shard id, batch).
-  Status Build(ShardState& s, Batch& b) {
-    const std::string& shard_id = s.src.id;
-    const DestinationConfig& c = b.config;
-    std::optional<MetadataQuery> query;
-    std::vector<std::string> keys;
-    if (c.dynamic_partitioning && !c.metadata_query.empty()) {
-      MUON_ASSIGN_OR_RETURN(MetadataQuery q, MetadataQuery::Parse(c.metadata_query));
-      keys = q.Keys();
-      query = std::move(q);
-    }
-    MUON_ASSIGN_OR_RETURN(ResolvedPrefixes prefixes,
-                          ResolvePrefixes(c.prefix, c.error_prefix, c.dynamic_partitioning, keys));
-    struct Group {
-      bool error = false;
-      std::map<std::string, std::string> partition;
-      int64_t first_arrival_ms = 0;
-      std::vector<uint32_t> members;  // record indices, in seq order
-      size_t bytes = 0;               // object size before compression
-      uint64_t source_bytes = 0;
-      std::string error_lines;        // the error group's JSON lines
-    };
-    // By partition; "" holds the errors, every other key starts with '='.
-    std::map<std::string, Group> groups;
-    for (uint32_t i = 0; i < b.records.size(); ++i) {
-      const Records::Meta& rec = b.records.metas[i];
-      const std::string_view data = b.records.Data(i);
-      std::string group_key = "=";
-      std::string reason;
-      std::map<std::string, std::string> partition;
-      if (query) {
-        auto values = query->Evaluate(data);
-        if (!values.ok()) {
-          reason = values.status().message();
-        } else {
-          partition = std::move(values).value();
-          for (const auto& [k, v] : partition) group_key += fmt::format("{}={}\x1f", k, v);
-        }
-      }
-      Group& g = groups[reason.empty() ? group_key : std::string()];
-      if (g.members.empty()) {
-        g.first_arrival_ms = rec.arrival_ms;
-        g.partition = std::move(partition);
-        g.error = !reason.empty();
-      }
-      g.members.push_back(i);
-      g.source_bytes += data.size();
-      if (g.error) {
-        JsonWriter w(&g.error_lines);
-        w.BeginObject();
-        w.Key("attemptsMade");
-        w.Int(1);
-        w.Key("arrivalTimestamp");
-        w.Int(rec.arrival_ms);
-        w.Key("errorCode");
-        w.String("DynamicPartitioning.MetadataExtractionFailed");
-        w.Key("errorMessage");
-        w.String(reason);
-        w.Key("rawData");
-        w.Base64String(data);
-        w.EndObject();
-        g.error_lines.push_back('\n');
-      } else {
-        g.bytes += data.size() + (c.append_delimiter ? 1 : 0);
-      }
-    }
-    b.objects.clear();
-    for (auto& [group_key, g] : groups) {
-      std::string digest = Sha256(fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}", options_.name,
-                                              options_.incarnation, shard_id, b.from, b.to,
-                                              c.version, group_key));
-      PrefixValues v;
-      v.timestamp_ms = g.first_arrival_ms;
-      v.random_string = RandomStringOf(digest);
-      v.partition_keys = g.partition;
-      if (g.error) v.error_output_type = std::string(kPartitioningFailed);
-      std::string prefix = g.error ? prefixes.error.Expand(v) : prefixes.success.Expand(v);
-      MUON_ASSIGN_OR_RETURN(std::string when,
-                            FormatTimestamp("yyyy-MM-dd-HH-mm-ss", g.first_arrival_ms));
-      OutObject o;
-      o.key = fmt::format("{}{}-{}-{}-{}{}", prefix, options_.name, c.version, when,
-                          UuidOf(digest), CompressionSuffix(c.compression));
-      // The object's bytes before compression: the batch buffer itself when
-      // it is exactly that (one partition, no delimiter), else assembled.
-      std::string plain;
-      std::string_view content;
-      if (g.error) {
-        plain = std::move(g.error_lines);
-        content = plain;
-      } else if (!c.append_delimiter && g.members.size() == b.records.size()) {
-        content = b.records.data;
-      } else {
-        plain = TakeBuffer(s);
-        plain.reserve(g.bytes);
-        for (uint32_t i : g.members) {
-          plain += b.records.Data(i);
-          if (c.append_delimiter) plain.push_back('\n');
-        }
-        content = plain;
-      }
-      o.data = TakeBuffer(s);
-      MUON_RETURN_IF_ERROR(s.compressor.Compress(c.compression, content, &o.data));
-      ReturnBuffer(s, std::move(plain));
-      o.records = g.members.size();
-      o.source_bytes = g.source_bytes;
-      if (g.error) o.error_records = g.members.size();
-      b.objects.push_back(std::move(o));
-    }
-    // The objects hold the data now; keep only what the checkpoint needs.
-    if (!b.records.empty()) b.last_arrival_ms = b.records.metas.back().arrival_ms;
-    ReturnBuffer(s, std::move(b.records.data));
-    b.records = Records{};
-    return Status::Ok();
-  }
-
-  // Large buffers are reused from batch to batch: a fresh 100 MiB string costs
-  // more in page faults than filling it does.
-  static std::string TakeBuffer(ShardState& s) {
-    if (s.pool.empty()) return {};
-    std::string b = std::move(s.pool.back());
-    s.pool.pop_back();
-    b.clear();
-    return b;
-  }
-  static void ReturnBuffer(ShardState& s, std::string b) {
-    if (b.capacity() < (1u << 20)) return;
-    s.pool.push_back(std::move(b));
-    std::sort(s.pool.begin(), s.pool.end(),
-              [](const std::string& x, const std::string& y) { return x.capacity() > y.capacity(); });
-    if (s.pool.size() > 2) s.pool.pop_back();
-  }
-
   const DeliveryStreamOptions options_;
   objectstore::ObjectStore* const store_;
   Env* const env_;
   Clock* const clock_;
+  std::unique_ptr<MemoryBudget> own_budget_;  // when options_ gives none
+  MemoryBudget* budget_ = nullptr;
 
   mutable std::mutex config_mu_;
   DestinationConfig config_;  // guarded by config_mu_
 
   // Touched only by the thread running Step (the vector itself is fixed after Load).
   std::vector<std::unique_ptr<ShardState>> shards_;
+
+  std::mutex compressors_mu_;
+  std::vector<std::unique_ptr<Compressor>> compressors_;  // guarded by compressors_mu_
 
   std::atomic<uint64_t> records_{0}, bytes_{0}, objects_{0}, error_records_{0}, retries_{0};
   mutable std::mutex error_mu_;
@@ -618,6 +675,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
   Counter* m_retries_ = nullptr;
   Counter* m_errors_ = nullptr;
   Gauge* m_lag_ = nullptr;
+  Gauge* m_memory_ = nullptr;
 };
 
 }  // namespace

@@ -4,14 +4,18 @@
 // ObjectStore bucket.
 //
 // Per source shard, delivery is a loop of batches:
-//   1. read records after the checkpoint into a buffer until it holds
-//      SizeInMBs MiB or its oldest record arrived IntervalInSeconds ago;
+//   1. read records after the checkpoint, building the batch's objects as
+//      they come (partition, delimit, compress in chunks: compress.h), until
+//      the batch holds SizeInMBs MiB of records, its oldest record arrived
+//      IntervalInSeconds ago, or the memory budget has no room for the next
+//      chunk (memory_budget.h: the batch then closes early, smaller);
 //   2. record the batch — its seq range [from, to) and the destination
 //      configuration — in the shard's checkpoint file (the *intent*);
-//   3. build the batch's objects (partition, delimit, compress, name) and put
-//      each one; on failure retry with exponential back-off, forever, keeping
-//      the data (it stays in the source log);
-//   4. advance the checkpoint to `to` and clear the intent.
+//   3. name the objects and put each one (from its compressed pieces); on
+//      failure retry with exponential back-off, forever, keeping the data
+//      (it stays in the source log);
+//   4. advance the checkpoint to `to`, clear the intent and give the memory back.
+// After a restart, a recorded batch is rebuilt from exactly [from, to).
 // Every object's key, including its <id> and any !{firehose:random-string}, is
 // a function of (stream, incarnation, shard, from, to, partition) and of the
 // records, so after a crash the intent names exactly the range to re-read and
@@ -28,8 +32,12 @@
 // plus ".gz" or ".zst", the time being the arrival time (UTC) of the object's
 // oldest record and <id> a UUID-shaped hash of the range and partition.
 //
+// Memory: every object being built, across all the streams sharing one
+// MemoryBudget, counts against it (memory_budget.h says what is counted), so
+// delivery memory does not grow with SizeInMBs x shards x streams.
+//
 // Threads: after Start, up to one worker per core delivers the shards (worker
-// w owns shards w, w+n, ...), each with its own buffers and compressor.
+// w owns shards w, w+n, ...), each worker with its own compressor.
 // Thread safety: Step is called from one thread at a time and never while
 // started (tests drive Step themselves); Stats, UpdateDestination and Wake
 // may be called from any thread.
@@ -44,6 +52,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "delivery/config.h"
+#include "delivery/memory_budget.h"
 #include "objectstore/object_store.h"
 #include "streamlog/log_store.h"
 
@@ -71,7 +80,12 @@ struct DeliveryStreamOptions {
   size_t max_read_bytes_per_step = 8u << 20;
   // Labels for this stream's metrics; empty registers none.
   bool metrics = true;
+  // Shared by every stream of a server (must outlive the stream); nullptr
+  // gives the stream a budget of its own of kDefaultDeliveryMemoryBytes.
+  MemoryBudget* memory_budget = nullptr;
 };
+
+inline constexpr uint64_t kDefaultDeliveryMemoryBytes = 128ull << 20;
 
 struct DeliveryStats {
   uint64_t delivered_records = 0;

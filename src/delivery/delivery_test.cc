@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+#include <zstd.h>
+
 #include <map>
+#include <random>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,6 +15,7 @@
 #include "delivery/compress.h"
 #include "delivery/config.h"
 #include "delivery/delivery_stream.h"
+#include "delivery/memory_budget.h"
 #include "delivery/metadata_query.h"
 #include "delivery/prefix.h"
 #include "objectstore/fake_object_store.h"
@@ -136,6 +141,93 @@ TEST(CompressTest, RoundTripsAndIsDeterministic) {
   }
 }
 
+// Plain text of `n` bytes that compresses about 4:3 (random letters), so
+// compressed pieces stay large.
+std::string Letters(std::mt19937_64& rng, size_t n) {
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-";
+  std::string s(n, ' ');
+  for (char& c : s) c = kAlphabet[rng() % 64];
+  return s;
+}
+
+// True if `data` holds more than one gzip member (one inflate stops early).
+bool HasSeveralGzipMembers(std::string_view data) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  std::string out(4u << 20, '\0');
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = inflate(&z, Z_FINISH);
+  bool several = rc == Z_STREAM_END && z.avail_in > 0;
+  inflateEnd(&z);
+  return several;
+}
+
+bool HasSeveralZstdFrames(std::string_view data) {
+  size_t first = ZSTD_findFrameCompressedSize(data.data(), data.size());
+  return !ZSTD_isError(first) && first < data.size();
+}
+
+TEST(CompressTest, ChunkedObjectsAreSeveralMembersOrFramesThatDecodeAsOneStream) {
+  std::mt19937_64 rng(1);
+  std::string data;
+  for (int i = 0; data.size() < (3u << 20); ++i) {
+    data += fmt::format("{{\"i\":{},\"v\":\"{}\"}}\n", i, Letters(rng, 40 + i % 200));
+  }
+  for (Compression c : {Compression::kGzip, Compression::kZstd}) {
+    std::string a, b;
+    ASSERT_TRUE(Compress(c, data, &a).ok());
+    ASSERT_TRUE(Compress(c, data, &b).ok());
+    EXPECT_EQ(a, b) << CompressionName(c);
+    EXPECT_TRUE(c == Compression::kGzip ? HasSeveralGzipMembers(a) : HasSeveralZstdFrames(a))
+        << CompressionName(c);
+    auto back = Decompress(c, a);  // zlib inflate, or ZSTD_decompressStream, over every piece
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, data) << CompressionName(c);
+  }
+}
+
+TEST(CompressTest, IncompressibleGzipChunkIsStoredNotLarger) {
+  std::mt19937_64 rng(2);
+  std::string data(1u << 20, '\0');
+  for (char& ch : data) ch = static_cast<char>(rng());
+  Compressor c;
+  std::string piece;
+  ASSERT_TRUE(c.CompressChunk(Compression::kGzip, data, &piece).ok());
+  EXPECT_LE(piece.size(), data.size() + data.size() / 1000 + 64);
+  EXPECT_LE(piece.capacity(), c.PieceBound(Compression::kGzip, data.size()));
+  EXPECT_EQ(*Decompress(Compression::kGzip, piece), data);
+  // Compressible text is still compressed.
+  std::string text;
+  while (text.size() < (1u << 20)) text += "{\"detector\":\"mdet-0001\",\"kind\":\"muon\"}\n";
+  ASSERT_TRUE(c.CompressChunk(Compression::kGzip, text, &piece).ok());
+  EXPECT_LT(piece.size(), text.size() / 10);
+  EXPECT_EQ(*Decompress(Compression::kGzip, piece), text);
+}
+
+TEST(MemoryBudgetTest, RefusesWhatDoesNotFitAndYieldsToPriority) {
+  MemoryBudget budget(MemoryBudget::kMinCapacity);
+  {
+    BudgetHold a(&budget), b(&budget);
+    EXPECT_TRUE(a.Grow(3u << 20));
+    EXPECT_FALSE(b.Grow(2u << 20));  // 5 MiB > 4 MiB
+    EXPECT_EQ(b.bytes(), 0u);
+    EXPECT_TRUE(b.Grow(1u << 20));
+    EXPECT_EQ(budget.InUse(), 4u << 20);
+    budget.BeginPriority();
+    a.Shrink(1u << 20);
+    EXPECT_FALSE(b.Grow(1));  // ordinary reservations wait for the priority one
+    EXPECT_TRUE(b.Grow(2u << 20, /*force=*/true));
+    EXPECT_EQ(budget.HighWater(), 5u << 20);
+    budget.EndPriority();
+  }
+  EXPECT_EQ(budget.InUse(), 0u);  // holds give everything back
+  EXPECT_EQ(MemoryBudget(1).capacity(), MemoryBudget::kMinCapacity);
+}
+
 TEST(FakeObjectStoreTest, FailsTheNextCallsItIsToldToAndCountsAll) {
   FakeObjectStore store;
   ASSERT_TRUE(store.CreateBucket("b").ok());
@@ -152,6 +244,19 @@ TEST(FakeObjectStoreTest, FailsTheNextCallsItIsToldToAndCountsAll) {
   auto page = store.List("b", {.prefix = "", .start_after = "", .max_keys = 10});
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->objects.size(), 1u);
+}
+
+TEST(FakeObjectStoreTest, PutPiecesJoinsThePiecesAndCountsAsAPut) {
+  FakeObjectStore store;
+  ASSERT_TRUE(store.CreateBucket("b").ok());
+  store.FailNext(FakeOp::kPut, 1, Status::Unavailable("injected"));
+  EXPECT_FALSE(store.PutPieces("b", "k", {"x", "y"}, {}).ok());
+  EXPECT_TRUE(store.Contents("b").empty());
+  auto ok = store.PutPieces("b", "k", {"1", "", "23"}, {});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->size, 3u);
+  EXPECT_EQ(store.Contents("b").at("k"), "123");
+  EXPECT_EQ(store.Calls(FakeOp::kPut), 2);
 }
 
 // A delivery stream over one shard log in a fault-injecting in-memory Env.
@@ -192,6 +297,7 @@ class DeliveryTest : public ::testing::Test {
     o.start_at_end = start_at_end;
     o.metrics = false;
     o.max_read_bytes_per_step = max_read_bytes_per_step;
+    o.memory_budget = budget_;
     auto d = DeliveryStream::Open(o, config_, {{"shardId-000000000000", log_, false}}, &store_,
                                   &env_, &clock_);
     ASSERT_TRUE(d.ok()) << d.status().ToString();
@@ -268,6 +374,7 @@ class DeliveryTest : public ::testing::Test {
   std::unique_ptr<streamlog::LogStore> logs_;
   std::shared_ptr<streamlog::ShardLog> log_;
   std::unique_ptr<DeliveryStream> stream_;
+  MemoryBudget* budget_ = nullptr;  // the stream's own when null
 };
 
 TEST_F(DeliveryTest, WaitsForTheIntervalThenDeliversOneNamedObject) {
@@ -548,6 +655,166 @@ TEST_F(DeliveryTest, ManyCrashesAtRandomPointsDeliverEachRecordOnce) {
     StepUntilIdle();
   }
   ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, LargeCompressedObjectsAreBuiltInPiecesAndDecodeToExactlyTheRecords) {
+  config_.size_mib = 4;
+  config_.interval_s = 0;
+  for (Compression c : {Compression::kGzip, Compression::kZstd}) {
+    config_.compression = c;
+    OpenStream();
+    std::mt19937_64 rng(static_cast<int>(c));
+    std::vector<std::string> sent;
+    std::vector<std::string> datas;
+    for (int i = 0; i < 3000; ++i) datas.push_back(fmt::format("{}:{}", i, Letters(rng, 900)));
+    std::vector<streamlog::AppendEntry> entries;
+    for (const auto& d : datas) entries.push_back({.partition_key = "pk", .data = d});
+    ASSERT_TRUE(log_->AppendSync(entries).ok());
+    StepUntilIdle();
+    auto contents = store_.Contents("bucket");
+    for (const auto& [key, data] : contents) {
+      if (!key.ends_with(CompressionSuffix(c))) continue;
+      EXPECT_TRUE(c == Compression::kGzip ? HasSeveralGzipMembers(data) : HasSeveralZstdFrames(data))
+          << key;
+    }
+    std::map<std::string, int> want;
+    for (const auto& d : datas) ++want[d];
+    std::map<std::string, int> got;
+    for (const auto& [line, n] : DeliveredLines()) {
+      if (want.contains(line)) got[line] = n;
+    }
+    EXPECT_EQ(got, want) << CompressionName(c);
+  }
+}
+
+TEST_F(DeliveryTest, CrashBetweenPutAndCheckpointRebuildsTheSameMultiPieceObject) {
+  config_.size_mib = 4;
+  config_.interval_s = 0;
+  config_.compression = Compression::kGzip;
+  OpenStream();
+  std::mt19937_64 rng(3);
+  std::vector<std::string> sent;
+  for (int i = 0; i < 2000; ++i) sent.push_back(fmt::format("{}:{}", i, Letters(rng, 700)));
+  std::vector<streamlog::AppendEntry> entries;
+  for (const auto& d : sent) entries.push_back({.partition_key = "pk", .data = d});
+  ASSERT_TRUE(log_->AppendSync(entries).ok());
+  env_.FailNthRename(2);  // the checkpoint advance after the put
+  stream_->Step();
+  ASSERT_EQ(store_.Contents("bucket").size(), 1u);
+  auto first = *store_.Contents("bucket").begin();
+  ASSERT_TRUE(HasSeveralGzipMembers(first.second));
+  CrashAndRestart();
+  StepUntilIdle();
+  EXPECT_EQ(store_.Calls(FakeOp::kPut), 2);
+  auto contents = store_.Contents("bucket");
+  ASSERT_EQ(contents.size(), 1u);
+  EXPECT_EQ(contents.at(first.first), first.second);  // rebuilt byte for byte
+  ExpectExactlyOnce(sent);
+}
+
+TEST_F(DeliveryTest, SharedBudgetIsNeverExceededAndFullMemoryClosesBatchesEarly) {
+  // Two streams of three shards each, 8 MiB size hint, ~2.5 MiB of records
+  // per shard: unbounded, they would hold ~15 MiB at once; the budget is 4 MiB.
+  MemoryBudget budget(MemoryBudget::kMinCapacity);
+  config_.size_mib = 8;
+  config_.interval_s = 900;
+  std::mt19937_64 rng(4);
+  std::set<std::string> sent;
+  std::vector<std::unique_ptr<DeliveryStream>> streams;
+  for (int st = 0; st < 2; ++st) {
+    std::vector<SourceShard> shards;
+    for (int sh = 0; sh < 3; ++sh) {
+      auto log = logs_->CreateLog(fmt::format("s{}-{}", st, sh));
+      ASSERT_TRUE(log.ok());
+      std::vector<std::string> datas;
+      for (int i = 0; i < 2500; ++i) {
+        datas.push_back(fmt::format("{}-{}-{}:{}", st, sh, i, Letters(rng, 1000)));
+      }
+      std::vector<streamlog::AppendEntry> entries;
+      for (const auto& d : datas) entries.push_back({.partition_key = "pk", .data = d});
+      ASSERT_TRUE((*log)->AppendSync(entries).ok());
+      sent.insert(datas.begin(), datas.end());
+      shards.push_back({fmt::format("shardId-{:012d}", sh), *log, false});
+    }
+    config_.compression = st == 0 ? Compression::kGzip : Compression::kUncompressed;
+    DeliveryStreamOptions o;
+    o.name = fmt::format("hose{}", st);
+    o.incarnation = 1;
+    o.state_dir = fmt::format("/data/firehose/hose{}", st);
+    o.metrics = false;
+    o.memory_budget = &budget;
+    o.max_read_bytes_per_step = 256u << 10;  // shards take turns filling
+    auto d = DeliveryStream::Open(o, config_, std::move(shards), &store_, &env_, &clock_);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    streams.push_back(std::move(d).value());
+  }
+  auto step_until_idle = [&] {
+    for (int i = 0; i < 10'000; ++i) {
+      bool worked = false;
+      for (auto& s : streams) worked |= s->Step();
+      EXPECT_LE(budget.InUse(), budget.capacity());
+      if (!worked) break;
+    }
+  };
+  step_until_idle();
+  // Neither the size hint nor the interval was reached: only the full budget
+  // closed these batches.
+  uint64_t early = 0;
+  for (auto& s : streams) early += s->Stats().delivered_records;
+  EXPECT_GT(early, sent.size() / 2);
+  clock_.AdvanceSeconds(3600);
+  step_until_idle();
+  EXPECT_LE(budget.HighWater(), budget.capacity());
+  EXPECT_GT(budget.HighWater(), budget.capacity() / 2);  // it was the limit
+  EXPECT_EQ(budget.InUse(), 0u);  // nothing held once all is delivered
+  uint64_t delivered = 0;
+  for (auto& s : streams) delivered += s->Stats().delivered_records;
+  EXPECT_EQ(delivered, sent.size());
+  // Every record exactly once, in objects well under the 8 MiB hint.
+  auto lines = DeliveredLines();
+  size_t matched = 0;
+  for (const auto& [line, n] : lines) {
+    if (!sent.contains(line)) continue;
+    EXPECT_EQ(n, 1) << line.substr(0, 20);
+    ++matched;
+  }
+  EXPECT_EQ(matched, sent.size());
+  for (const auto& [key, data] : store_.Contents("bucket")) EXPECT_LT(data.size(), 4u << 20) << key;
+  EXPECT_GE(store_.Contents("bucket").size(), 6u);
+}
+
+TEST_F(DeliveryTest, BatchRecordedBeforeACrashIsRebuiltFirstAsRecorded) {
+  // A batch closed early by a full budget is recorded; after a crash its
+  // range, not the size hint, decides what is rebuilt.
+  MemoryBudget budget(MemoryBudget::kMinCapacity);
+  budget_ = &budget;
+  config_.size_mib = 16;
+  config_.interval_s = 900;
+  OpenStream();
+  std::mt19937_64 rng(5);
+  std::vector<std::string> sent;
+  for (int i = 0; i < 6000; ++i) sent.push_back(fmt::format("{}:{}", i, Letters(rng, 1000)));
+  std::vector<streamlog::AppendEntry> entries;
+  for (const auto& d : sent) entries.push_back({.partition_key = "pk", .data = d});
+  ASSERT_TRUE(log_->AppendSync(entries).ok());
+  store_.FailNext(FakeOp::kPut, 1, Status::Unavailable("injected"));
+  for (int i = 0; i < 20 && store_.Calls(FakeOp::kPut) == 0; ++i) stream_->Step();
+  ASSERT_EQ(store_.Calls(FakeOp::kPut), 1);  // recorded, put failed
+  EXPECT_GT(budget.InUse(), 0u);
+  CrashAndRestart();
+  EXPECT_EQ(budget.InUse(), 0u);  // the crashed stream gave its memory back
+  for (int i = 0; i < 20; ++i) {
+    clock_.AdvanceSeconds(1);
+    StepUntilIdle();
+  }
+  clock_.AdvanceSeconds(3600);
+  StepUntilIdle();
+  EXPECT_LE(budget.HighWater(), budget.capacity());
+  auto contents = store_.Contents("bucket");
+  EXPECT_GE(contents.size(), 2u);  // closed early: 6 MiB in objects under 4 MiB
+  ExpectExactlyOnce(sent);
+  stream_.reset();  // before the budget it uses goes
+  budget_ = nullptr;
 }
 
 }  // namespace

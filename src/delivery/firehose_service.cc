@@ -73,6 +73,7 @@ class FirehoseServiceImpl final : public FirehoseService {
                       Clock* clock, const auth::Authorizer* authorizer)
       : dir_(std::move(dir)),
         options_(std::move(options)),
+        memory_budget_(options_.delivery_memory_bytes),
         buffers_(buffers),
         kinesis_(kinesis),
         store_(store),
@@ -149,6 +150,8 @@ class FirehoseServiceImpl final : public FirehoseService {
 
   const std::string dir_;
   const FirehoseOptions options_;
+  // Shared by every delivery stream; declared before streams_ to outlive them.
+  MemoryBudget memory_budget_;
   streamlog::LogStore* const buffers_;
   kinesis::KinesisService* const kinesis_;
   objectstore::ObjectStore* const store_;
@@ -326,6 +329,7 @@ Status FirehoseServiceImpl::Materialise(DeliveryStreamEntry* s, bool create) {
   o.name = s->name;
   o.incarnation = s->incarnation;
   o.state_dir = StateDir(*s);
+  o.memory_budget = &memory_budget_;
   if (s->kinesis_source) {
     if (!kinesis_) return Status::FailedPrecondition("no Kinesis service to read from");
     std::string stream = s->kinesis_arn.substr(s->kinesis_arn.find(":stream/") + 8);

@@ -38,6 +38,9 @@ struct FirehoseOptions {
   // Run each stream's delivery on its own thread. Off in tests, which call
   // StepAll instead.
   bool background_delivery = true;
+  // One budget for the objects all delivery streams are building
+  // (delivery/memory_budget.h).
+  uint64_t delivery_memory_bytes = 128ull << 20;
 };
 
 using Reply = kinesis::Reply;

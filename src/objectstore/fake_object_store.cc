@@ -144,6 +144,14 @@ Result<ObjectMeta> FakeObjectStore::Put(std::string_view bucket, std::string_vie
   return meta;
 }
 
+Result<ObjectMeta> FakeObjectStore::PutPieces(std::string_view bucket, std::string_view key,
+                                              const std::vector<std::string_view>& pieces,
+                                              const PutOptions& options) {
+  std::string data;
+  for (std::string_view p : pieces) data += p;
+  return Put(bucket, key, data, options);
+}
+
 Result<Object> FakeObjectStore::Get(std::string_view bucket, std::string_view key,
                                     std::optional<ByteRange> range) {
   std::lock_guard lock(mu_);

@@ -56,6 +56,10 @@ class FakeObjectStore final : public ObjectStore {
   Result<std::vector<BucketInfo>> ListBuckets() override;
   Result<ObjectMeta> Put(std::string_view bucket, std::string_view key, std::string_view data,
                          const PutOptions& options) override;
+  // Counted as kPut.
+  Result<ObjectMeta> PutPieces(std::string_view bucket, std::string_view key,
+                               const std::vector<std::string_view>& pieces,
+                               const PutOptions& options) override;
   Result<Object> Get(std::string_view bucket, std::string_view key,
                      std::optional<ByteRange> range) override;
   Result<ObjectMeta> Head(std::string_view bucket, std::string_view key) override;

@@ -54,6 +54,17 @@ std::string Digest(const EVP_MD* md, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+std::string DigestOfPieces(const EVP_MD* md, const std::vector<std::string_view>& pieces) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  for (std::string_view p : pieces) EVP_DigestUpdate(ctx, p.data(), p.size());
+  EVP_DigestFinal_ex(ctx, out, &len);
+  EVP_MD_CTX_free(ctx);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
 std::string HexOf(std::string_view raw) {
   return Hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
@@ -361,6 +372,9 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   Result<ObjectReader> OpenRange(std::string_view bucket, std::string_view key,
                                  std::optional<ByteRange> range, size_t head_bytes,
                                  std::string* prefix);
+  Result<ObjectMeta> PutPieces(std::string_view bucket, std::string_view key,
+                               const std::vector<std::string_view>& pieces,
+                               const PutOptions& options) override;
   Result<Object> Get(std::string_view bucket, std::string_view key,
                      std::optional<ByteRange> range) override;
   Result<ObjectMeta> Head(std::string_view bucket, std::string_view key) override;
@@ -617,12 +631,19 @@ Result<ObjectMeta> LocalObjectStoreImpl::Publish(Bucket& b, const std::string& t
 
 Result<ObjectMeta> LocalObjectStoreImpl::Put(std::string_view bucket, std::string_view key,
                                              std::string_view data, const PutOptions& options) {
+  return PutPieces(bucket, key, std::vector<std::string_view>{data}, options);
+}
+
+Result<ObjectMeta> LocalObjectStoreImpl::PutPieces(std::string_view bucket, std::string_view key,
+                                                   const std::vector<std::string_view>& pieces,
+                                                   const PutOptions& options) {
   if (!IsValidObjectKey(key)) return Status::InvalidArgument("key is not 1..1024 bytes of UTF-8");
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
   ObjectMeta meta;
   meta.key = std::string(key);
-  meta.size = data.size();
-  meta.etag = HexOf(Digest(EVP_md5(), data));
+  meta.size = 0;
+  for (std::string_view p : pieces) meta.size += p.size();
+  meta.etag = HexOf(DigestOfPieces(EVP_md5(), pieces));
   meta.content_type = options.content_type;
   meta.content_encoding = options.content_encoding;
   meta.content_disposition = options.content_disposition;
@@ -640,7 +661,12 @@ Result<ObjectMeta> LocalObjectStoreImpl::Put(std::string_view bucket, std::strin
   }
   MUON_ASSIGN_OR_RETURN(std::string tmp,
                         WriteTemp(*b, EncodeHead(MetaToJson(meta)),
-                                  [&](WritableFile* f) { return f->Append(data); }));
+                                  [&](WritableFile* f) {
+                                    for (std::string_view p : pieces) {
+                                      MUON_RETURN_IF_ERROR(f->Append(p));
+                                    }
+                                    return Status::Ok();
+                                  }));
   return Publish(*b, tmp, std::move(meta), options.if_none_match_any);
 }
 

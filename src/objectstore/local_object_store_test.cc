@@ -249,6 +249,29 @@ TEST_F(LocalObjectStoreTest, AcknowledgedPutsSurviveCrash) {
   EXPECT_EQ(Keys().size(), 49u);
 }
 
+TEST_F(LocalObjectStoreTest, PutPiecesStoresThePiecesBackToBackDurably) {
+  std::string a = Payload("a", 70000), b = Payload("b", 3), c = Payload("c", 100000);
+  auto put = store_->PutPieces("bkt", "k", {a, "", b, c}, {});
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  auto whole = Put("same", a + b + c);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(put->size, a.size() + b.size() + c.size());
+  EXPECT_EQ(put->etag, whole->etag);  // MD5 of the joined data
+  CrashAndReopen();
+  EXPECT_EQ(GetData("k"), a + b + c);
+  EXPECT_EQ(store_->Head("bkt", "k")->etag, whole->etag);
+}
+
+TEST_F(LocalObjectStoreTest, PutPiecesTornWriteLeavesOldObject) {
+  ASSERT_TRUE(Put("k", "old").ok());
+  env_.FailNthWrite(3);  // the second piece of the next put
+  EXPECT_FALSE(store_->PutPieces("bkt", "k", {Payload("p1", 5000), Payload("p2", 5000)}, {}).ok());
+  EXPECT_EQ(GetData("k"), "old");
+  EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/tmp"), 0u);
+  CrashAndReopen();
+  EXPECT_EQ(GetData("k"), "old");
+}
+
 TEST_F(LocalObjectStoreTest, FailedSyncLeavesOldObject) {
   ASSERT_TRUE(Put("k", "old").ok());
   env_.FailNthSync(1);

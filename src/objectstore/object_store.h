@@ -150,6 +150,20 @@ class ObjectStore {
 
   virtual Result<ObjectMeta> Put(std::string_view bucket, std::string_view key,
                                  std::string_view data, const PutOptions& options) = 0;
+  // Put of an object whose data is `pieces` back to back, without the caller
+  // joining them into one buffer first (delivery builds objects in compressed
+  // chunks). Same contract as Put. This default joins them; implementations
+  // write the pieces one after another.
+  virtual Result<ObjectMeta> PutPieces(std::string_view bucket, std::string_view key,
+                                       const std::vector<std::string_view>& pieces,
+                                       const PutOptions& options) {
+    std::string data;
+    size_t size = 0;
+    for (std::string_view p : pieces) size += p.size();
+    data.reserve(size);
+    for (std::string_view p : pieces) data += p;
+    return Put(bucket, key, data, options);
+  }
   // `range` is clamped by the caller to the object (the edge answers
   // InvalidRange); a range past the end is InvalidArgument here.
   virtual Result<Object> Get(std::string_view bucket, std::string_view key,
