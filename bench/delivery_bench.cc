@@ -8,9 +8,9 @@
 //    fdatasynced), or into memory with --store fake;
 // 3. measures the time until every record is delivered and checkpointed.
 //
-// Payloads: --payload json (muonpipe's canonical records: one muon event of
-// JSON padded to --size, compressible like real detector data) or random
-// (incompressible bytes, the worst case for the compressor).
+// Payloads (bench/canonical_record.h): --payload json (muonpipe's canonical
+// records: one muon event of JSON padded to --size, compressible like real
+// detector data) or random (incompressible bytes, the compressor's worst case).
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "canonical_record.h"
 #include "base/clock.h"
 #include "base/env.h"
 #include "delivery/delivery_stream.h"
@@ -58,27 +59,7 @@ struct Options {
 }
 
 std::string Record(std::mt19937_64& rng, const Options& o, uint64_t i) {
-  std::string s;
-  if (o.payload == "random") {
-    s.resize(o.size);
-    for (char& c : s) c = static_cast<char>(rng());
-    return s;
-  }
-  std::uniform_real_distribution<double> angle(0, 90), az(0, 360), energy(0.1, 40);
-  s = fmt::format(
-      "{{\"detector\":\"mdet-{:04d}\",\"seq\":{},\"t_ns\":{},\"kind\":\"muon\","
-      "\"zenith_deg\":{:.4f},\"azimuth_deg\":{:.4f},\"energy_gev\":{:.3f},\"hits\":[",
-      rng() % 5000, i, 1'764'000'000'000'000'000ull + i * 997'331, angle(rng), az(rng),
-      energy(rng));
-  bool first = true;
-  while (s.size() + 40 < o.size) {
-    s += fmt::format("{}{{\"ch\":{},\"adc\":{}}}", first ? "" : ",", rng() % 64, rng() % 4096);
-    first = false;
-  }
-  s += "]";
-  while (s.size() + 1 < o.size) s += ' ';
-  s += "}";
-  return s;
+  return bench::PayloadRecord(o.payload, rng, o.size, i);
 }
 
 int Run(const Options& o) {
@@ -197,5 +178,6 @@ int main(int argc, char** argv) {
   }
   if (o.dir.empty()) Usage("--dir is required");
   if (o.shards < 1 || o.size < 64 || o.records == 0) Usage("bad --shards, --size or --records");
+  if (!bench::IsPayloadName(o.payload)) Usage("--payload must be json or random");
   return Run(o);
 }

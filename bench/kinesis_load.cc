@@ -53,6 +53,7 @@
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 
+#include "canonical_record.h"
 #include "auth/credentials_file.h"
 #include "auth/sigv4.h"
 #include "base/base64.h"
@@ -83,6 +84,7 @@ struct Options {
   double warmup_s = -1;  // <0: 2 s for batch, 0 for detectors
   int batch = 500;
   int size = 1024;
+  std::string payload = "random";  // bench/canonical_record.h: json or random
   int shards = 4;
   double rate = 1;
   int bodies = 4;  // distinct pre-built requests per connection (batch)
@@ -106,6 +108,7 @@ struct Options {
                "usage: kinesis_load --mode batch|detectors --endpoint http://127.0.0.1:PORT\n"
                "         --credentials FILE [--stream NAME] [--create-stream] [--shards K]\n"
                "         [--connections N] [--duration S] [--warmup S] [--batch N] [--size BYTES]\n"
+               "         [--payload random|json]\n"
                "         [--rate PER_S] [--bodies N] [--threads 1|2] [--server-pid PID]\n"
                "         [--label TEXT] [--json]\n",
                problem.c_str());
@@ -149,6 +152,9 @@ Options ParseFlags(int argc, char** argv) {
       o.batch = static_cast<int>(number(i));
     } else if (f == "--size") {
       o.size = static_cast<int>(number(i));
+    } else if (f == "--payload") {
+      o.payload = value(i);
+      if (!IsPayloadName(o.payload)) Usage("--payload must be random or json");
     } else if (f == "--shards") {
       o.shards = static_cast<int>(number(i));
     } else if (f == "--rate") {
@@ -256,12 +262,6 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
-std::string RandomBytes(std::mt19937_64& rng, int n) {
-  std::string s(static_cast<size_t>(n), '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
 std::string RandomKey(std::mt19937_64& rng, std::string_view prefix) {
   return fmt::format("{}-{:016x}", prefix, rng());
 }
@@ -271,7 +271,9 @@ SignedRequest MakePutRecords(const Options& o, std::mt19937_64& rng, int connect
   for (int i = 0; i < o.batch; ++i) {
     if (i > 0) body.push_back(',');
     body.append("{\"Data\":\"");
-    Base64EncodeAppend(RandomBytes(rng, o.size), &body);
+    Base64EncodeAppend(PayloadRecord(o.payload, rng, static_cast<size_t>(o.size),
+                                     static_cast<uint64_t>(index) * o.batch + i),
+                       &body);
     body.append("\",\"PartitionKey\":\"");
     body.append(RandomKey(rng, fmt::format("c{}-b{}", connection, index)));
     body.append("\"}");
@@ -287,7 +289,7 @@ SignedRequest MakePutRecords(const Options& o, std::mt19937_64& rng, int connect
 
 SignedRequest MakePutRecord(const Options& o, std::mt19937_64& rng, int connection) {
   std::string body = "{\"StreamName\":" + JsonString(o.stream) + ",\"Data\":\"";
-  Base64EncodeAppend(RandomBytes(rng, o.size), &body);
+  Base64EncodeAppend(PayloadRecord(o.payload, rng, static_cast<size_t>(o.size), 0), &body);
   body.append("\",\"PartitionKey\":\"");
   body.append(fmt::format("detector-{:05d}", connection));
   body.append("\"}");

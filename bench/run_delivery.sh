@@ -5,7 +5,10 @@
 # Reports, per compression: ingest records/s (kinesis_load), records delivered
 # during the load window, and how long delivery needs after the load stops to
 # hold every acknowledged record. COMPRESSIONS may include NONE: ingest alone,
-# no delivery stream, for comparison. Results go to bench/RESULTS.md.
+# no delivery stream, for comparison. PAYLOADS: random (incompressible bytes)
+# and/or json (the canonical muon-event JSON records, compressible like real
+# detector data; bench/canonical_record.h). FIREHOSE_MEMORY_MIB, if set, is
+# passed to serve --firehose-memory-mib. Results go to bench/RESULTS.md.
 #
 #   MUONPIPE_BIN=build/muonpipe LOAD_BIN=build/bench/kinesis_load bench/run_delivery.sh
 set -euo pipefail
@@ -18,6 +21,10 @@ CONNECTIONS=${CONNECTIONS:-8}
 SECONDS_LOAD=${SECONDS_LOAD:-20}
 COMPRESSIONS=${COMPRESSIONS:-"GZIP ZSTD"}
 BUFFER_MIB=${BUFFER_MIB:-64}
+PAYLOADS=${PAYLOADS:-random}
+FIREHOSE_MEMORY_MIB=${FIREHOSE_MEMORY_MIB:-}
+MEMORY_FLAG=()
+if [ -n "$FIREHOSE_MEMORY_MIB" ]; then MEMORY_FLAG=(--firehose-memory-mib "$FIREHOSE_MEMORY_MIB"); fi
 OUT=${OUT:-$(mktemp -d /tmp/delivery-bench.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -40,12 +47,13 @@ delivered() {  # delivered() NAME: the delivery stream's delivered-records count
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt"
 echo "muonpipe: $(git -C "$REPO" rev-parse --short HEAD)" | tee -a "$OUT/machine.txt"
 
+for PAYLOAD in $PAYLOADS; do
 for COMP in $COMPRESSIONS; do
   DATA=$(mktemp -d /tmp/muonpipe-delivery-bench.XXXXXX)
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   ENDPOINT=http://127.0.0.1:$PORT
   "$MUONPIPE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
-    >"$OUT/muonpipe-$COMP.log" 2>&1 &
+    "${MEMORY_FLAG[@]}" >"$OUT/muonpipe-$PAYLOAD-$COMP.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 200); do curl -sf "$ENDPOINT/_muonpipe/health" >/dev/null && break; sleep 0.1; done
   NAME=pipe-$(echo "$COMP" | tr 'A-Z' 'a-z')
@@ -70,10 +78,11 @@ if comp != "NONE": fh.create_delivery_stream(
 PY
   START=$(date +%s.%N)
   "$LOAD" --endpoint "$ENDPOINT" --credentials "$DATA/admin-credentials" --server-pid "$SERVER_PID" \
-    --label "ingest with $COMP delivery" --json --mode batch --connections "$CONNECTIONS" \
-    --duration "$SECONDS_LOAD" --warmup 0 --batch 500 --size 1024 --stream pipe >"$OUT/load-$COMP.json"
+    --label "ingest with $COMP delivery, $PAYLOAD payload" --json --mode batch \
+    --connections "$CONNECTIONS" --duration "$SECONDS_LOAD" --warmup 0 --batch 500 --size 1024 \
+    --payload "$PAYLOAD" --stream pipe >"$OUT/load-$PAYLOAD-$COMP.json"
   LOAD_END=$(date +%s.%N)
-  ACCEPTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_accepted"])' "$OUT/load-$COMP.json")
+  ACCEPTED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_accepted"])' "$OUT/load-$PAYLOAD-$COMP.json")
   if [ "$COMP" = NONE ]; then
     AT_LOAD_END=0
   else
@@ -81,13 +90,16 @@ PY
     while [ "$(delivered "$NAME")" -lt "$ACCEPTED" ]; do sleep 0.05; done
   fi
   DONE=$(date +%s.%N)
-  python3 - "$OUT/load-$COMP.json" "$START" "$LOAD_END" "$DONE" "$AT_LOAD_END" "$ACCEPTED" "$COMP" <<'PY' | tee -a "$OUT/results.jsonl"
+  python3 - "$OUT/load-$PAYLOAD-$COMP.json" "$START" "$LOAD_END" "$DONE" "$AT_LOAD_END" "$ACCEPTED" "$COMP" "$PAYLOAD" "$BUFFER_MIB" "$FIREHOSE_MEMORY_MIB" <<'PY' | tee -a "$OUT/results.jsonl"
 import json, sys
 load = json.load(open(sys.argv[1]))
 start, load_end, done = map(float, sys.argv[2:5])
 at_end, accepted, comp = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 print(json.dumps({
-    "compression": comp, "ingest_records_per_s": round(load["records_per_s"]),
+    "compression": comp, "payload": sys.argv[8], "buffer_mib": int(sys.argv[9]),
+    "firehose_memory_mib": sys.argv[10] or "default",
+    "load_avg_at_end": open("/proc/loadavg").read().split()[0],
+    "ingest_records_per_s": round(load["records_per_s"]),
     "records_accepted": accepted, "load_seconds": round(load_end - start, 2),
     "delivered_during_load": at_end,
     "delivered_per_s_during_load": round(at_end / (load_end - start)),
@@ -97,4 +109,5 @@ print(json.dumps({
 PY
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
   rm -rf "$DATA"; DATA=
+done
 done
