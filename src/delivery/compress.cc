@@ -69,6 +69,18 @@ Status Compressor::CompressChunk(Compression format, std::string_view chunk, std
                                                    out.data(), out.size());
         if (probe == 0 || probe > kProbeBytes - kProbeBytes / kProbeMinSaving) c = state_->store;
       }
+      if (c == state_->store) {
+        // A stored piece is the chunk plus a few bytes: write it straight
+        // into a piece of that size rather than copying it from `out`.
+        std::string stored;
+        stored.resize(libdeflate_gzip_compress_bound(c, chunk.size()));
+        size_t n = libdeflate_gzip_compress(c, chunk.data(), chunk.size(), stored.data(),
+                                            stored.size());
+        if (n == 0) return Status::Internal("libdeflate_gzip_compress: output buffer too small");
+        stored.resize(n);
+        *piece = std::move(stored);
+        return Status::Ok();
+      }
       size_t n = libdeflate_gzip_compress(c, chunk.data(), chunk.size(), out.data(), out.size());
       if (n == 0) return Status::Internal("libdeflate_gzip_compress: output buffer too small");
       piece->assign(out.data(), n);

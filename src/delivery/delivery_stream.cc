@@ -346,6 +346,11 @@ class DeliveryStreamImpl final : public DeliveryStream {
       }
     }
     Batch& b = *s.batch;
+    if (b.records == 0 && !budget_->Fits(comp.PieceBound(b.config.compression, kFirstChunkBytes))) {
+      // No memory for a first chunk: do not read records only to put them back.
+      s.batch.reset();
+      return false;
+    }
     const size_t limit = static_cast<size_t>(b.config.size_mib) << 20;
     bool worked = false;
     bool caught_up = false;    // read everything the log held

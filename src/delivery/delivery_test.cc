@@ -213,7 +213,9 @@ TEST(MemoryBudgetTest, RefusesWhatDoesNotFitAndYieldsToPriority) {
   {
     BudgetHold a(&budget), b(&budget);
     EXPECT_TRUE(a.Grow(3u << 20));
+    EXPECT_FALSE(budget.Fits(2u << 20));
     EXPECT_FALSE(b.Grow(2u << 20));  // 5 MiB > 4 MiB
+    EXPECT_TRUE(budget.Fits(1u << 20));
     EXPECT_EQ(b.bytes(), 0u);
     EXPECT_TRUE(b.Grow(1u << 20));
     EXPECT_EQ(budget.InUse(), 4u << 20);

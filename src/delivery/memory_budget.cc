@@ -22,6 +22,11 @@ void MemoryBudget::Release(uint64_t n) {
   in_use_ -= std::min(n, in_use_);
 }
 
+bool MemoryBudget::Fits(uint64_t n) const {
+  std::lock_guard lock(mu_);
+  return priority_ == 0 && in_use_ + n <= capacity_;
+}
+
 void MemoryBudget::BeginPriority() {
   std::lock_guard lock(mu_);
   ++priority_;

@@ -42,6 +42,8 @@ class MemoryBudget {
   // takes nothing and returns false. `force` always takes them.
   bool Acquire(uint64_t n, bool force = false);
   void Release(uint64_t n);
+  // Whether Acquire(n) would succeed now (a hint: others may take it first).
+  bool Fits(uint64_t n) const;
 
   void BeginPriority();
   void EndPriority();
