@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 import time
+import zlib
 
 import botocore.exceptions
 
@@ -200,6 +201,35 @@ class TestDirectPut(FirehoseTestCase):
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
             self.firehose.put_record(DeliveryStreamName="upd", Record={"Data": b"x"})
         self.assertEqual(error_code(cm.exception), "ResourceNotFoundException")
+
+
+class TestChunkedObjects(FirehoseTestCase):
+
+    def test_large_objects_are_several_members_or_frames_read_as_one_stream(self):
+        # Objects are compressed in chunks of 64 KiB and up: a 150 KB object is two or more
+        # gzip members or zstd frames, which gunzip, Python's gzip and zstd -d read as one.
+        for comp, name in (("GZIP", "biggz"), ("ZSTD", "bigzst")):
+            self.firehose.create_delivery_stream(
+                DeliveryStreamName=name,
+                ExtendedS3DestinationConfiguration=self.destination(prefix=name + "/", compression=comp))
+            records = [("%s-%05d-%s" % (name, i, os.urandom(140).hex())).encode() for i in range(2000)]
+            self.put_batches(name, records)
+            counts = self.wait_for_lines(records, prefix=name + "/")
+            self.assertEqual(set(counts[r] for r in records), {1})
+            several = 0
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=name + "/"):
+                for o in page.get("Contents", []):
+                    raw = self.s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+                    if comp == "GZIP":
+                        first = zlib.decompressobj(wbits=31)
+                        first.decompress(raw)
+                        several += bool(first.unused_data)
+                        cli = subprocess.run(["gunzip", "-c"], input=raw, capture_output=True,
+                                             timeout=60, check=True).stdout
+                        self.assertEqual(cli, gzip.decompress(raw))
+                    else:
+                        several += raw.count(b"\x28\xb5\x2f\xfd") > 1  # zstd frame magic
+            self.assertGreater(several, 0, comp)
 
 
 class TestKinesisSource(FirehoseTestCase):
