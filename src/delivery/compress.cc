@@ -103,6 +103,8 @@ Status Compressor::CompressChunk(Compression format, std::string_view chunk, std
   return Status::Internal("unknown compression");
 }
 
+void Compressor::Trim() { state_->out = std::string(); }
+
 Status Compress(Compression format, std::string_view data, std::string* out) {
   Compressor c;
   std::string piece;

@@ -48,6 +48,9 @@ class Compressor {
   // piece's size (its capacity is what it holds in memory).
   Status CompressChunk(Compression format, std::string_view chunk, std::string* piece);
 
+  // Frees the output buffer (kept between chunks; about 1 MiB) until the next chunk.
+  void Trim();
+
  private:
   struct State;
   std::unique_ptr<State> state_;

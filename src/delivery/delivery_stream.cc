@@ -262,6 +262,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
         m_lag_->Set(LagMs());
         m_memory_->Set(static_cast<int64_t>(budget_->InUse()));
       }
+      if (!worked) c.Trim();  // an idle worker holds no compression buffer
       std::unique_lock lock(thread_mu_);
       if (stopping_) return;
       if (worked) continue;

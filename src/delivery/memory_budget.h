@@ -6,8 +6,9 @@
 // (reserved at its compressed bound before the first byte goes in) and the
 // compressed pieces already made — from the first record of its batch until
 // the batch is put and checkpointed. What is not: per-worker scratch (one
-// compression output buffer and one source read per delivery thread, about
-// 2 MiB each) and the transient copy of one chunk as it is compressed.
+// compression output buffer and one source read per busy delivery thread,
+// about 2 MiB; an idle worker frees its buffer) and the transient copy of one
+// chunk as it is compressed.
 //
 // When a reservation does not fit, the batch being filled closes early (an
 // object smaller than SizeInMBs, as Firehose writes under pressure) and the
