@@ -26,6 +26,7 @@ struct Compressor::State {
   libdeflate_compressor* store = nullptr;  // level 0: stored blocks
   ZSTD_CCtx* zstd = nullptr;
   std::string out;  // reused output buffer
+  uint64_t stored_chunks = 0;
   ~State() {
     if (gzip) libdeflate_free_compressor(gzip);
     if (store) libdeflate_free_compressor(store);
@@ -79,6 +80,7 @@ Status Compressor::CompressChunk(Compression format, std::string_view chunk, std
         if (n == 0) return Status::Internal("libdeflate_gzip_compress: output buffer too small");
         stored.resize(n);
         *piece = std::move(stored);
+        ++state_->stored_chunks;
         return Status::Ok();
       }
       size_t n = libdeflate_gzip_compress(c, chunk.data(), chunk.size(), out.data(), out.size());
@@ -104,6 +106,8 @@ Status Compressor::CompressChunk(Compression format, std::string_view chunk, std
 }
 
 void Compressor::Trim() { state_->out = std::string(); }
+
+uint64_t Compressor::StoredChunks() const { return state_->stored_chunks; }
 
 Status Compress(Compression format, std::string_view data, std::string* out) {
   Compressor c;

@@ -51,6 +51,9 @@ class Compressor {
   // Frees the output buffer (kept between chunks; about 1 MiB) until the next chunk.
   void Trim();
 
+  // GZIP chunks stored rather than compressed so far.
+  uint64_t StoredChunks() const;
+
  private:
   struct State;
   std::unique_ptr<State> state_;
