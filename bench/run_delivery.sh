@@ -21,6 +21,7 @@ CONNECTIONS=${CONNECTIONS:-8}
 SECONDS_LOAD=${SECONDS_LOAD:-20}
 COMPRESSIONS=${COMPRESSIONS:-"GZIP ZSTD"}
 BUFFER_MIB=${BUFFER_MIB:-64}
+INTERVAL_S=${INTERVAL_S:-1}
 PAYLOADS=${PAYLOADS:-random}
 FIREHOSE_MEMORY_MIB=${FIREHOSE_MEMORY_MIB:-}
 MEMORY_FLAG=()
@@ -57,9 +58,9 @@ for COMP in $COMPRESSIONS; do
   SERVER_PID=$!
   for _ in $(seq 1 200); do curl -sf "$ENDPOINT/_muonpipe/health" >/dev/null && break; sleep 0.1; done
   NAME=pipe-$(echo "$COMP" | tr 'A-Z' 'a-z')
-  python3 - "$ENDPOINT" "$DATA/admin-credentials" "$SHARDS" "$COMP" "$NAME" "$BUFFER_MIB" <<'PY'
+  python3 - "$ENDPOINT" "$DATA/admin-credentials" "$SHARDS" "$COMP" "$NAME" "$BUFFER_MIB" "$INTERVAL_S" <<'PY'
 import configparser, sys, time, boto3
-endpoint, creds, shards, comp, name, buf = sys.argv[1:]
+endpoint, creds, shards, comp, name, buf, interval = sys.argv[1:]
 c = configparser.ConfigParser(); c.read(creds)
 kw = dict(endpoint_url=endpoint, region_name="ap-southeast-2",
           aws_access_key_id=c["default"]["aws_access_key_id"],
@@ -74,7 +75,7 @@ if comp != "NONE": fh.create_delivery_stream(
     KinesisStreamSourceConfiguration={"KinesisStreamARN": arn, "RoleARN": "arn:aws:iam::000000000000:role/r"},
     ExtendedS3DestinationConfiguration={
         "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::bench",
-        "BufferingHints": {"SizeInMBs": int(buf), "IntervalInSeconds": 1}, "CompressionFormat": comp})
+        "BufferingHints": {"SizeInMBs": int(buf), "IntervalInSeconds": int(interval)}, "CompressionFormat": comp})
 PY
   START=$(date +%s.%N)
   "$LOAD" --endpoint "$ENDPOINT" --credentials "$DATA/admin-credentials" --server-pid "$SERVER_PID" \
@@ -90,14 +91,15 @@ PY
     while [ "$(delivered "$NAME")" -lt "$ACCEPTED" ]; do sleep 0.05; done
   fi
   DONE=$(date +%s.%N)
-  python3 - "$OUT/load-$PAYLOAD-$COMP.json" "$START" "$LOAD_END" "$DONE" "$AT_LOAD_END" "$ACCEPTED" "$COMP" "$PAYLOAD" "$BUFFER_MIB" "$FIREHOSE_MEMORY_MIB" <<'PY' | tee -a "$OUT/results.jsonl"
+  python3 - "$OUT/load-$PAYLOAD-$COMP.json" "$START" "$LOAD_END" "$DONE" "$AT_LOAD_END" "$ACCEPTED" "$COMP" "$PAYLOAD" "$BUFFER_MIB" "$FIREHOSE_MEMORY_MIB" "$SHARDS" "$INTERVAL_S" <<'PY' | tee -a "$OUT/results.jsonl"
 import json, sys
 load = json.load(open(sys.argv[1]))
 start, load_end, done = map(float, sys.argv[2:5])
 at_end, accepted, comp = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 print(json.dumps({
     "compression": comp, "payload": sys.argv[8], "buffer_mib": int(sys.argv[9]),
-    "firehose_memory_mib": sys.argv[10] or "default",
+    "firehose_memory_mib": sys.argv[10] or "default", "shards": int(sys.argv[11]),
+    "interval_s": int(sys.argv[12]),
     "load_avg_at_end": open("/proc/loadavg").read().split()[0],
     "ingest_records_per_s": round(load["records_per_s"]),
     "records_accepted": accepted, "load_seconds": round(load_end - start, 2),
