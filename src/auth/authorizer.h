@@ -60,4 +60,31 @@ class AllowAllAuthorizer final : public Authorizer {
   }
 };
 
+// Lets requests signed with one long-term key through without asking, and
+// asks `inner` about every other request. The key is the bootstrap
+// administrator's (DATA_DIR/admin-credentials): the account's break-glass
+// credential, which, like an AWS account's root user, policies do not bind.
+// Temporary credentials obtained with it are not exempt.
+class BootstrapKeyAuthorizer final : public Authorizer {
+ public:
+  // `inner` must outlive this.
+  BootstrapKeyAuthorizer(const Authorizer* inner, std::string bootstrap_access_key_id)
+      : inner_(inner), key_(std::move(bootstrap_access_key_id)) {}
+  Status Authorize(const Caller& caller, std::string_view action,
+                   std::string_view resource) const override {
+    return Authorize(caller, action, resource, {});
+  }
+  Status Authorize(const Caller& caller, std::string_view action, std::string_view resource,
+                   const RequestKeys& keys) const override {
+    if (!key_.empty() && !caller.temporary_credentials && caller.access_key_id == key_) {
+      return Status::Ok();
+    }
+    return inner_->Authorize(caller, action, resource, keys);
+  }
+
+ private:
+  const Authorizer* const inner_;
+  const std::string key_;
+};
+
 }  // namespace muon::auth

@@ -2,9 +2,46 @@
 
 #include <fmt/format.h>
 
-namespace muon::auth {
+#include "auth/sigv4_internal.h"
 
-HttpAuthOutcome AuthenticateHttp(const http::Request& request, const CredentialStore& store,
+namespace muon::auth {
+namespace {
+
+// The value of query parameter `name` (percent-decoded), or empty.
+std::string QueryValue(std::string_view query, std::string_view name) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t amp = query.find('&', start);
+    std::string_view part = query.substr(start, amp == query.npos ? query.npos : amp - start);
+    if (part.size() > name.size() && part.substr(0, name.size()) == name &&
+        part[name.size()] == '=') {
+      return internal::PercentDecode(part.substr(name.size() + 1));
+    }
+    if (amp == query.npos) break;
+    start = amp + 1;
+  }
+  return {};
+}
+
+// The access key id and session token a request claims, for classifying a
+// refusal of an unknown key (the signature was never checked).
+std::pair<std::string, std::string> ClaimedKeyAndToken(const http::Request& request) {
+  std::string credential;
+  std::string_view authz = request.Header("Authorization");
+  if (size_t at = authz.find("Credential="); at != authz.npos) {
+    std::string_view rest = authz.substr(at + 11);
+    credential = std::string(rest.substr(0, rest.find_first_of(", ")));
+  } else {
+    credential = QueryValue(request.query, "X-Amz-Credential");
+  }
+  std::string token(request.Header("X-Amz-Security-Token"));
+  if (token.empty()) token = QueryValue(request.query, "X-Amz-Security-Token");
+  return {credential.substr(0, credential.find('/')), token};
+}
+
+}  // namespace
+
+HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities& identities,
                                  const Clock& clock, const HttpAuthOptions& options) {
   HttpAuthOutcome out;
   // The body's hash is needed only when the request does not declare
@@ -22,8 +59,15 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const CredentialS
   VerifyOptions vo;
   vo.now_seconds = clock.NowSeconds();
   vo.s3_style_path = options.s3_style_path;
-  auto [verified, failure] = Verify(r, store, vo);
+  auto [verified, failure] = Verify(r, identities.credentials(), vo);
   if (!verified) {
+    if (failure.error == AuthError::kUnknownAccessKey) {
+      auto [akid, token] = ClaimedKeyAndToken(request);
+      if (!token.empty() && identities.IsExpiredSession(akid, token, vo.now_seconds)) {
+        failure = {AuthError::kExpiredToken,
+                   "The security token included in the request is expired"};
+      }
+    }
     out.failure = std::move(failure);
     return out;
   }
@@ -33,25 +77,44 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const CredentialS
                                options.service)};
     return out;
   }
-  if (verified->region != options.region) {
+  if (verified->region != options.region &&
+      (options.also_region.empty() || verified->region != options.also_region)) {
     out.failure = {AuthError::kWrongScope,
                    fmt::format("Credential should be scoped to a valid region, not '{}'. This "
                                "endpoint serves region '{}'.",
                                verified->region, options.region)};
     return out;
   }
+  auto owner = identities.OwnerOf(verified->credentials.access_key_id);
+  if (!owner) {
+    // Disabled or expired between the secret's look-up and this one.
+    const Credentials& c = verified->credentials;
+    if (!c.session_token.empty() &&
+        identities.IsExpiredSession(c.access_key_id, c.session_token, vo.now_seconds)) {
+      out.failure = {AuthError::kExpiredToken,
+                     "The security token included in the request is expired"};
+    } else {
+      out.failure = {AuthError::kUnknownAccessKey,
+                     "The security token included in the request is invalid."};
+    }
+    return out;
+  }
+  identities.NoteKeyUsed(verified->credentials.access_key_id, options.service, verified->region);
+  out.caller = CallerOf(request, *verified, *owner);
   out.verified = std::move(verified);
   return out;
 }
 
 Caller CallerOf(const http::Request& request, const VerifiedRequest& verified,
-                std::string_view principal_arn) {
+                const KeyOwner& owner) {
   Caller c;
   c.access_key_id = verified.credentials.access_key_id;
-  c.principal_arn = std::string(principal_arn);
+  c.principal_arn = owner.principal_arn;
   c.source_ip = request.remote_ip;
   c.user_agent = std::string(request.Header("User-Agent"));
   c.secure_transport = request.secure;
+  c.temporary_credentials = owner.temporary;
+  c.mfa_authenticated_at = owner.mfa_authenticated_at;
   return c;
 }
 

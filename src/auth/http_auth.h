@@ -1,12 +1,15 @@
 // Authentication of an HTTP request at an API edge: SigV4 over the request as
-// received, then a check that the credential scope names this endpoint's
-// service and region. Each edge maps the failure to its protocol's shape.
+// received against the Identities' secrets, then a check that the credential
+// scope names this endpoint's service and region, then the Caller the
+// Authorizer sees (built here and nowhere else). Each edge maps a failure to
+// its protocol's shape.
 #pragma once
 
 #include <optional>
 #include <string_view>
 
 #include "auth/authorizer.h"
+#include "auth/identities.h"
 #include "auth/sigv4.h"
 #include "base/clock.h"
 #include "http/server.h"
@@ -15,20 +18,27 @@ namespace muon::auth {
 
 struct HttpAuthOutcome {
   std::optional<VerifiedRequest> verified;  // set on success
+  Caller caller;                            // meaningful on success
   AuthFailure failure;                      // meaningful when !verified
 };
 
 struct HttpAuthOptions {
   std::string_view service;  // "kinesis", "firehose", "s3", "muonpipe", ...
   std::string_view region;
+  // A second region accepted in the credential scope (global services); empty: none.
+  std::string_view also_region = {};
   bool s3_style_path = false;
 };
 
-HttpAuthOutcome AuthenticateHttp(const http::Request& request, const CredentialStore& store,
+// On success notes the key's use (Identities::NoteKeyUsed). A key whose
+// owner is gone by the time it is resolved (disabled between the two
+// look-ups) fails as kUnknownAccessKey; an unknown session key whose token
+// proves it expired fails as kExpiredToken.
+HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities& identities,
                                  const Clock& clock, const HttpAuthOptions& options);
 
-// The Caller an authorizer sees for a verified request.
+// The Caller an authorizer sees for a verified request signed by `owner`'s key.
 Caller CallerOf(const http::Request& request, const VerifiedRequest& verified,
-                std::string_view principal_arn);
+                const KeyOwner& owner);
 
 }  // namespace muon::auth

@@ -37,6 +37,7 @@ enum class AuthError {
   kSignatureMismatch,      // computed signature differs
   kRequestExpired,         // X-Amz-Date outside +-15 minutes, or presigned URL expired
   kInvalidSessionToken,    // session token missing or not matching the key
+  kExpiredToken,           // temporary credentials past their expiration (never from Verify)
   kPayloadHashMismatch,    // x-amz-content-sha256 differs from the body's hash
   kWrongScope,             // credential scope names another service or region
 };

@@ -193,7 +193,6 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   registry::LiveStatus live(reg->get(), clock);
   registry::ApiOptions registry_api;
   registry_api.region = f.region;
-  registry_api.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
   registry_api.live = &live;
 
   kinesis::KinesisOptions kopts;
@@ -221,11 +220,9 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   s3api::S3Options s3opts;
   s3opts.region = f.region;
   s3opts.account_id = account_id;
-  s3opts.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
   s3api::S3Service s3(objects->get(), lifecycle->get(), &store, &authorizer, clock, s3opts);
   kinesis::EdgeOptions edge;
   edge.region = f.region;
-  edge.principal_of = [&store](std::string_view akid) { return store.PrincipalOf(akid); };
 
   // Firehose delivery streams write into the object store S3 serves.
   objectstore::ObjectStore* object_store = objects->get();
@@ -254,7 +251,6 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   }
   delivery::EdgeOptions firehose_edge;
   firehose_edge.region = f.region;
-  firehose_edge.principal_of = edge.principal_of;
 
   http::ServerOptions sopts;
   sopts.host = listen->first;

@@ -18,13 +18,13 @@ namespace muon::delivery {
 
 inline constexpr std::string_view kTargetPrefix = "Firehose_20150804.";
 
-// Region and principal lookup, as for Kinesis (one JSON 1.1 edge serves both).
+// The region, as for Kinesis (one JSON 1.1 edge serves both).
 using EdgeOptions = kinesis::EdgeOptions;
 
 bool IsFirehoseRequest(const http::Request& request);
 
-// Serves one Firehose request; `service`, `store` and `clock` must outlive it.
-void ServeFirehose(FirehoseService* service, const auth::CredentialStore* store, const Clock* clock,
+// Serves one Firehose request; `service`, `identities` and `clock` must outlive it.
+void ServeFirehose(FirehoseService* service, const auth::Identities* identities, const Clock* clock,
                    const EdgeOptions& options, http::Request&& request, http::Responder respond);
 
 }  // namespace muon::delivery

@@ -53,6 +53,7 @@ ApiError ErrorOfAuthFailure(const auth::AuthFailure& f) {
     case AuthError::kIncompleteSignature: return {"IncompleteSignatureException", f.message};
     case AuthError::kUnknownAccessKey:
     case AuthError::kInvalidSessionToken: return {"UnrecognizedClientException", f.message};
+    case AuthError::kExpiredToken: return {"ExpiredTokenException", f.message};
     case AuthError::kSignatureMismatch:
     case AuthError::kRequestExpired:
     case AuthError::kPayloadHashMismatch:

@@ -12,7 +12,7 @@ bool IsKinesisRequest(const http::Request& request) {
   return request.Header("X-Amz-Target").substr(0, kTargetPrefix.size()) == kTargetPrefix;
 }
 
-void ServeJson11(const JsonService& json_service, const auth::CredentialStore* store,
+void ServeJson11(const JsonService& json_service, const auth::Identities* identities,
                  const Clock* clock, const EdgeOptions& options, http::Request&& request,
                  http::Responder respond, const JsonCall& call) {
   std::string request_id = NewRequestId();
@@ -24,7 +24,7 @@ void ServeJson11(const JsonService& json_service, const auth::CredentialStore* s
     return;
   }
   auto outcome = auth::AuthenticateHttp(
-      request, *store, *clock, {.service = json_service.signing_name, .region = options.region});
+      request, *identities, *clock, {.service = json_service.signing_name, .region = options.region});
   if (!outcome.verified) {
     ApiError e = ErrorOfAuthFailure(outcome.failure);
     log::debug("{}: {} from {} refused: {}", json_service.signing_name, op, request.remote_ip,
@@ -32,10 +32,7 @@ void ServeJson11(const JsonService& json_service, const auth::CredentialStore* s
     respond(JsonResponse(e.http_status, e.ToJson(), request_id));
     return;
   }
-  auth::Caller caller = auth::CallerOf(
-      request, *outcome.verified,
-      options.principal_of ? options.principal_of(outcome.verified->credentials.access_key_id)
-                           : std::string());
+  const auth::Caller& caller = outcome.caller;
   auto shared_respond = std::make_shared<http::Responder>(std::move(respond));
   call(op, std::move(request.body), caller,
        [shared_respond, request_id](int status, std::string body) {
@@ -43,9 +40,9 @@ void ServeJson11(const JsonService& json_service, const auth::CredentialStore* s
        });
 }
 
-void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, const Clock* clock,
+void ServeKinesis(KinesisService* service, const auth::Identities* identities, const Clock* clock,
                   const EdgeOptions& options, http::Request&& request, http::Responder respond) {
-  ServeJson11({"Kinesis", "kinesis", kTargetPrefix}, store, clock, options, std::move(request),
+  ServeJson11({"Kinesis", "kinesis", kTargetPrefix}, identities, clock, options, std::move(request),
               std::move(respond),
               [service](std::string_view op, std::string body, const auth::Caller& caller,
                         Reply reply) { service->Call(op, std::move(body), caller, std::move(reply)); });

@@ -8,7 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "auth/sigv4.h"
+#include "auth/authorizer.h"
+#include "auth/identities.h"
 #include "base/clock.h"
 #include "http/server.h"
 #include "kinesis/service.h"
@@ -19,8 +20,6 @@ inline constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
 
 struct EdgeOptions {
   std::string region;
-  // The principal ARN of an authenticated access key.
-  std::function<std::string(std::string_view access_key_id)> principal_of;
 };
 
 // True when the request is addressed to Kinesis.
@@ -38,12 +37,12 @@ struct JsonService {
 };
 using JsonCall = std::function<void(std::string_view operation, std::string body,
                                     const auth::Caller& caller, Reply reply)>;
-void ServeJson11(const JsonService& json_service, const auth::CredentialStore* store,
+void ServeJson11(const JsonService& json_service, const auth::Identities* identities,
                  const Clock* clock, const EdgeOptions& options, http::Request&& request,
                  http::Responder respond, const JsonCall& call);
 
-// Serves one Kinesis request; `service`, `store` and `clock` must outlive it.
-void ServeKinesis(KinesisService* service, const auth::CredentialStore* store, const Clock* clock,
+// Serves one Kinesis request; `service`, `identities` and `clock` must outlive it.
+void ServeKinesis(KinesisService* service, const auth::Identities* identities, const Clock* clock,
                   const EdgeOptions& options, http::Request&& request, http::Responder respond);
 
 }  // namespace muon::kinesis

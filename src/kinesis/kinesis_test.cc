@@ -368,6 +368,16 @@ TEST_F(ServiceTest, ListShardsAndListStreamsPaginate) {
 namespace muon::kinesis {
 namespace {
 
+TEST(ApiErrorTest, AuthFailuresHaveJson11Names) {
+  using auth::AuthError;
+  EXPECT_EQ(ErrorOfAuthFailure({AuthError::kExpiredToken, "expired"}).type, "ExpiredTokenException");
+  EXPECT_EQ(ErrorOfAuthFailure({AuthError::kUnknownAccessKey, "x"}).type,
+            "UnrecognizedClientException");
+  EXPECT_EQ(ErrorOfAuthFailure({AuthError::kMissingAuthentication, ""}).type,
+            "MissingAuthenticationTokenException");
+  EXPECT_EQ(ApiError::FromStatus(Status::PermissionDenied("no")).type, "AccessDeniedException");
+}
+
 TEST(UsageTrackerTest, AveragesPerKeyOverTheWindow) {
   UsageTracker t(1'000'000);
   std::vector<UsageTracker::Put> puts = {{"MD-0001", 1000}, {"MD-0002", 500}, {"MD-0001", 1000}};

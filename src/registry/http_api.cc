@@ -146,14 +146,14 @@ bool IsRegistryRequest(const http::Request& request) {
   return request.path.rfind("/_muonpipe/registry/", 0) == 0 || request.path == "/_muonpipe/registry";
 }
 
-void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
+void ServeRegistry(Registry* registry, const auth::Identities* identities,
                    const auth::Authorizer* authorizer, const Clock* clock,
                    const ApiOptions& options, http::Request&& req, http::Responder respond) {
   // Authenticate.
   std::optional<auth::Caller> caller;
   if (!IsSigned(req) && options.session_caller) caller = options.session_caller(req);
   if (!caller) {
-    auto outcome = auth::AuthenticateHttp(req, *store, *clock,
+    auto outcome = auth::AuthenticateHttp(req, *identities, *clock,
                                           {.service = "muonpipe", .region = options.region});
     if (!outcome.verified) {
       std::string code = "InvalidSignature";
@@ -162,6 +162,7 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
         case auth::AuthError::kIncompleteSignature: code = "IncompleteSignature"; break;
         case auth::AuthError::kUnknownAccessKey: code = "UnrecognizedClient"; break;
         case auth::AuthError::kInvalidSessionToken: code = "InvalidClientTokenId"; break;
+        case auth::AuthError::kExpiredToken: code = "ExpiredToken"; break;
         case auth::AuthError::kRequestExpired: code = "RequestExpired"; break;
         case auth::AuthError::kSignatureMismatch:
         case auth::AuthError::kPayloadHashMismatch: code = "SignatureDoesNotMatch"; break;
@@ -174,10 +175,7 @@ void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
                                                           : outcome.failure.message}));
       return;
     }
-    caller = auth::CallerOf(req, *outcome.verified,
-                            options.principal_of
-                                ? options.principal_of(outcome.verified->credentials.access_key_id)
-                                : std::string());
+    caller = std::move(outcome.caller);
   }
   respond(HandleRegistry(registry, authorizer, options, *caller, req));
 }

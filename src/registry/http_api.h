@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "auth/authorizer.h"
+#include "auth/identities.h"
 #include "auth/sigv4.h"
 #include "base/clock.h"
 #include "http/server.h"
@@ -35,8 +36,6 @@ inline constexpr std::string_view kApiPrefix = "/_muonpipe/registry/v1/";
 
 struct ApiOptions {
   std::string region = "ap-southeast-2";
-  // The principal ARN of an authenticated access key (recorded as the actor).
-  std::function<std::string(std::string_view access_key_id)> principal_of;
   // The seam for console sessions: a request that carries no SigV4
   // authentication is offered here first; a Caller means it is authenticated.
   std::function<std::optional<auth::Caller>(const http::Request&)> session_caller;
@@ -49,7 +48,7 @@ bool IsRegistryRequest(const http::Request& request);
 
 // Serves one request: authenticates it, then HandleRegistry. Everything passed
 // must outlive the call.
-void ServeRegistry(Registry* registry, const auth::CredentialStore* store,
+void ServeRegistry(Registry* registry, const auth::Identities* identities,
                    const auth::Authorizer* authorizer, const Clock* clock,
                    const ApiOptions& options, http::Request&& request, http::Responder respond);
 

@@ -61,13 +61,12 @@ class RegistryApiTest : public ::testing::TestWithParam<std::string> {
     reg_ = std::move(r).value();
     creds_ = {"AKIAREGISTRYTEST0001", "secretsecretsecretsecretsecretsecret0001", ""};
     store_.Add(creds_, "arn:aws:iam::000000000000:user/admin");
-    options_.principal_of = [this](std::string_view k) { return store_.PrincipalOf(k); };
     http::ServerOptions sopts;
     sopts.port = 0;
     sopts.threads = 4;
     auto server = http::Server::Start(sopts,
                                       [this](http::Request&& req, http::Responder respond) {
-                                        ServeRegistry(reg_.get(), &store_, &authz_, Clock::Real(),
+                                        ServeRegistry(reg_.get(), identities_, &authz_, Clock::Real(),
                                                       options_, std::move(req), std::move(respond));
                                       });
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -111,10 +110,36 @@ class RegistryApiTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Registry> reg_;
   auth::Credentials creds_;
   auth::StaticCredentialStore store_;
+  const auth::Identities* identities_ = &store_;
   RecordingAuthorizer authz_;
   ApiOptions options_;
   std::unique_ptr<http::Server> server_;
 };
+
+// Identities for which every session key has expired.
+class ExpiredSessions final : public auth::Identities {
+ public:
+  const auth::CredentialStore& credentials() const override { return none_; }
+  std::optional<auth::KeyOwner> OwnerOf(std::string_view) const override { return std::nullopt; }
+  bool IsExpiredSession(std::string_view, std::string_view, int64_t) const override {
+    return true;
+  }
+
+ private:
+  auth::StaticCredentialStore none_;
+};
+
+TEST_P(RegistryApiTest, ExpiredSessionCredentialsAreExpiredToken) {
+  if (!reg_) return;
+  ExpiredSessions expired;
+  identities_ = &expired;
+  creds_ = {"ASIAREGISTRYTEST0001", "secretsecretsecretsecretsecretsecret0001", "token"};
+  Reply r = Call("GET", P("sites"));
+  identities_ = &store_;
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["error"]["code"], "ExpiredToken");
+  EXPECT_TRUE(authz_.asked().empty());
+}
 
 TEST_P(RegistryApiTest, RefusesUnsignedAndWrongServiceRequests) {
   if (!reg_) return;

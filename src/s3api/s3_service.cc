@@ -178,6 +178,8 @@ S3Error FromAuthFailure(const auth::AuthFailure& f, bool presigned) {
                  "The difference between the request time and the current time is too large.");
     case AuthError::kInvalidSessionToken:
       return Err(400, "InvalidToken", "The provided token is malformed or otherwise invalid.");
+    case AuthError::kExpiredToken:
+      return Err(400, "ExpiredToken", "The provided token has expired.");
     case AuthError::kPayloadHashMismatch:
       return Err(400, "XAmzContentSHA256Mismatch",
                  "The provided 'x-amz-content-sha256' header does not match what was computed.");
@@ -295,7 +297,7 @@ struct Payload {
 struct S3Service::Impl {
   objectstore::ObjectStore* store;
   LifecycleStore* lifecycle;
-  const auth::CredentialStore* credentials;
+  const auth::Identities* identities;
   const auth::Authorizer* authorizer;
   const Clock* clock;
   S3Options options;
@@ -342,12 +344,12 @@ struct S3Service::Impl {
 };
 
 S3Service::S3Service(objectstore::ObjectStore* store, LifecycleStore* lifecycle,
-                     const auth::CredentialStore* credentials, const auth::Authorizer* authorizer,
+                     const auth::Identities* identities, const auth::Authorizer* authorizer,
                      const Clock* clock, S3Options options)
     : impl_(std::make_unique<Impl>()) {
   impl_->store = store;
   impl_->lifecycle = lifecycle;
-  impl_->credentials = credentials;
+  impl_->identities = identities;
   impl_->authorizer = authorizer;
   impl_->clock = clock;
   impl_->options = std::move(options);
@@ -378,7 +380,7 @@ http::Response S3Service::Impl::Handle(http::Request& req) {
     return r;
   };
   auto outcome = auth::AuthenticateHttp(
-      req, *credentials, *clock, {.service = "s3", .region = options.region, .s3_style_path = true});
+      req, *identities, *clock, {.service = "s3", .region = options.region, .s3_style_path = true});
   if (!outcome.verified) {
     if ((ctx.Has("AWSAccessKeyId") && ctx.Has("Signature")) ||
         req.Header("Authorization").substr(0, 4) == "AWS ") {
@@ -396,10 +398,7 @@ http::Response S3Service::Impl::Handle(http::Request& req) {
     return finish(ErrorResponse(e, ctx));
   }
   ctx.verified = std::move(*outcome.verified);
-  ctx.caller = auth::CallerOf(
-      req, ctx.verified,
-      options.principal_of ? options.principal_of(ctx.verified.credentials.access_key_id)
-                           : std::string());
+  ctx.caller = std::move(outcome.caller);
   Reply reply = Dispatch(ctx);
   if (auto* e = std::get_if<S3Error>(&reply)) return finish(ErrorResponse(*e, ctx));
   return finish(std::move(std::get<http::Response>(reply)));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "auth/authorizer.h"
+#include "auth/identities.h"
 #include "auth/sigv4.h"
 #include "base/clock.h"
 #include "http/server.h"
@@ -34,8 +35,6 @@ struct S3Options {
   // Host suffixes under which "<bucket>.<suffix>" is virtual-host addressing,
   // besides "localhost" (and "s3.<region>.localhost").
   std::vector<std::string> virtual_host_domains;
-  // The principal ARN of an authenticated access key.
-  std::function<std::string(std::string_view access_key_id)> principal_of;
   int worker_threads = 32;
 };
 
@@ -44,7 +43,7 @@ class S3Service {
   // All pointers must outlive the service. `lifecycle` may be null (the
   // lifecycle operations then answer NotImplemented).
   S3Service(objectstore::ObjectStore* store, LifecycleStore* lifecycle,
-            const auth::CredentialStore* credentials, const auth::Authorizer* authorizer,
+            const auth::Identities* identities, const auth::Authorizer* authorizer,
             const Clock* clock, S3Options options);
   // Finishes queued requests, then joins the workers.
   ~S3Service();

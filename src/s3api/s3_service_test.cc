@@ -221,6 +221,33 @@ TEST_F(S3ServiceTest, UnsignedAndBadlySignedRequestsAreRefused) {
   EXPECT_EQ(Code(bad), "SignatureDoesNotMatch");
 }
 
+// Identities for which every session key has expired.
+class ExpiredSessions final : public auth::Identities {
+ public:
+  const auth::CredentialStore& credentials() const override { return none_; }
+  std::optional<auth::KeyOwner> OwnerOf(std::string_view) const override { return std::nullopt; }
+  bool IsExpiredSession(std::string_view, std::string_view, int64_t) const override {
+    return true;
+  }
+
+ private:
+  auth::StaticCredentialStore none_;
+};
+
+TEST_F(S3ServiceTest, ExpiredSessionCredentialsAreExpiredToken) {
+  ExpiredSessions expired;
+  S3Options o;
+  o.region = kRegion;
+  o.worker_threads = 1;
+  S3Service s3(store_.get(), lifecycle_.get(), &expired, &authz_, &clock_, o);
+  http::Request r = MakeRequest("GET", "/bkt/k");
+  creds_ = {"ASIAEXAMPLE000000000", "secret/key/EXAMPLE", "token"};
+  SignRequest(r);
+  auto reply = s3.Handle(r);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(Code(reply), "ExpiredToken");
+}
+
 TEST_F(S3ServiceTest, ErrorsHaveS3Shapes) {
   EXPECT_EQ(Code(Call("GET", "/nobucket/k")), "NoSuchBucket");
   auto missing = Call("GET", "/bkt/k");
