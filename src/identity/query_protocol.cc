@@ -10,6 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "auth/http_auth.h"
+#include "base/log.h"
+
 namespace muon::query {
 namespace {
 
@@ -407,6 +410,51 @@ Error ValidationError(std::string_view value, std::string_view field, std::strin
           fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
                       "constraint: {}",
                       value, field, rule)};
+}
+
+Error AccessDenied(std::string message) { return {403, "AccessDenied", std::move(message)}; }
+
+Error ErrorOfAuthFailure(const auth::AuthFailure& f) {
+  using auth::AuthError;
+  switch (f.error) {
+    case AuthError::kMissingAuthentication:
+      return {403, "MissingAuthenticationToken", "Request is missing Authentication Token"};
+    case AuthError::kIncompleteSignature: return {400, "IncompleteSignature", f.message};
+    case AuthError::kUnknownAccessKey:
+    case AuthError::kInvalidSessionToken:
+      return {403, "InvalidClientTokenId", "The security token included in the request is invalid."};
+    case AuthError::kExpiredToken:
+      return {400, "ExpiredToken", "The security token included in the request is expired"};
+    case AuthError::kRequestExpired:
+    case AuthError::kSignatureMismatch:
+    case AuthError::kWrongScope: return {403, "SignatureDoesNotMatch", f.message};
+    case AuthError::kPayloadHashMismatch: return {400, "XAmzContentSHA256Mismatch", f.message};
+  }
+  return {403, "SignatureDoesNotMatch", f.message};
+}
+
+http::Response Handle(const Service& service, const auth::Identities* identities,
+                      const Clock* clock, std::string_view region, const http::Request& request,
+                      const Call& call) {
+  std::string request_id = NewRequestId();
+  auto fail = [&](const Error& e) { return ErrorReply(service.xmlns, e, request_id); };
+  auto outcome = auth::AuthenticateHttp(request, *identities, *clock,
+                                        {.service = service.signing_name,
+                                         .region = region,
+                                         .also_region = service.global_region});
+  if (!outcome.verified) {
+    Error e = ErrorOfAuthFailure(outcome.failure);
+    log::debug("{}: request from {} refused: {}", service.signing_name, request.remote_ip,
+               outcome.failure.message);
+    return fail(e);
+  }
+  auto parsed = ParseRequest(request);
+  if (!parsed.ok()) return fail(MalformedQueryString(parsed.status().message()));
+  if (parsed->action.empty()) return fail(MissingAction());
+  if (!parsed->version.empty() && parsed->version != service.version) {
+    return fail(InvalidAction(parsed->action, parsed->version));
+  }
+  return call(*parsed, outcome.caller, request_id);
 }
 
 }  // namespace muon::query

@@ -32,6 +32,9 @@
 #include <utility>
 #include <vector>
 
+#include "auth/authorizer.h"
+#include "auth/identities.h"
+#include "base/clock.h"
 #include "base/status.h"
 #include "http/server.h"
 
@@ -164,5 +167,36 @@ Error MalformedQueryString(std::string_view detail);
 // "1 validation error detected: Value 'V' at 'field' failed to satisfy
 // constraint: Member must ..." (ValidationError, 400).
 Error ValidationError(std::string_view value, std::string_view field, std::string_view rule);
+// 403 AccessDenied: what an edge answers for the Authorizer's PermissionDenied.
+Error AccessDenied(std::string message);
+// A failed authentication as IAM and STS name it (MissingAuthenticationToken,
+// InvalidClientTokenId, SignatureDoesNotMatch, ExpiredToken, ...).
+Error ErrorOfAuthFailure(const auth::AuthFailure& failure);
+
+// The edge every Query service shares: authenticates the request (SigV4 with
+// the service's signing name, in the endpoint's region or `global_region`),
+// parses it, refuses a missing Action or another Version, and hands the rest
+// to `call` on the calling thread. Auth and parse failures come back as
+// ErrorResponse documents; every reply carries the request id.
+struct Service {
+  std::string_view signing_name;  // "sts", "iam"
+  std::string_view xmlns;         // "https://sts.amazonaws.com/doc/2011-06-15/"
+  std::string_view version;       // "2011-06-15"
+  // Also accepted as the credential scope's region: clients sign calls to a
+  // global service (IAM) for us-east-1 whatever region they are set to.
+  std::string_view global_region = "us-east-1";
+};
+using Call = std::function<http::Response(const Request& request, const auth::Caller& caller,
+                                          std::string_view request_id)>;
+// The reply to one request, on the calling thread. `identities` and `clock`
+// must outlive the call.
+http::Response Handle(const Service& service, const auth::Identities* identities,
+                      const Clock* clock, std::string_view region, const http::Request& request,
+                      const Call& call);
+inline void Serve(const Service& service, const auth::Identities* identities, const Clock* clock,
+                  std::string_view region, http::Request&& request, http::Responder respond,
+                  const Call& call) {
+  respond(Handle(service, identities, clock, region, request, call));
+}
 
 }  // namespace muon::query
