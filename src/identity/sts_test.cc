@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <pugixml.hpp>
 
+#include <fmt/format.h>
+
 #include "auth/http_auth.h"
 #include "base/clock.h"
 #include "iam/policy_authorizer.h"
@@ -324,12 +326,18 @@ TEST_F(AssumeRoleTest, TrustPolicyRequiringMfaRefusesWithoutAndAcceptsWithACode)
 }
 
 TEST_F(AssumeRoleTest, AccountTrustNeedsAnIdentityPolicyToo) {
-  auth::Credentials analyst = NewUser("ann", "Analyst");
-  auth::Credentials admin = admin_;
+  ASSERT_TRUE(store_
+                  ->CreatePolicy("AssumeOps", "/",
+                                 R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/ops"}]})",
+                                 "")
+                  .ok());
+  auth::Credentials without = NewUser("ann", "");
+  auth::Credentials with = NewUser("olga", "AssumeOps");
   CreateRole(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]})");
   std::string call = std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn;
-  EXPECT_EQ(Call(analyst, call)->Code(), "AccessDenied");
-  EXPECT_EQ(Call(admin, call)->status, 200);
+  EXPECT_EQ(Call(without, call)->Code(), "AccessDenied");
+  auto r = Call(with, call);
+  EXPECT_EQ(r->status, 200) << r->body;
 }
 
 TEST_F(AssumeRoleTest, DurationIsBoundByTheRolesMaximum) {
