@@ -10,7 +10,6 @@
 #include <toml++/toml.h>
 
 #include "auth/credentials_file.h"
-#include "auth/static_credential_store.h"
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/log.h"
@@ -19,6 +18,11 @@
 #include "delivery/firehose_service.h"
 #include "delivery/http_edge.h"
 #include "http/server.h"
+#include "iam/policy_authorizer.h"
+#include "identity/identity_store.h"
+#include "identity/query_protocol.h"
+#include "identity/session_tokens.h"
+#include "identity/sts.h"
 #include "kinesis/http_edge.h"
 #include "kinesis/service.h"
 #include "objectstore/local_object_store.h"
@@ -168,9 +172,6 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     return 1;
   }
   const std::string account_id = "000000000000";
-  const std::string admin_arn = fmt::format("arn:aws:iam::{}:user/admin", account_id);
-  auth::StaticCredentialStore store;
-  store.Add(*admin, admin_arn);
 
   streamlog::LogStoreOptions log_options;
   log_options.sync = f.durability == "sync";
@@ -180,7 +181,6 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     log::error("opening the stream log in {}: {}", f.data_dir, logs.status().ToString());
     return 1;
   }
-  auth::AllowAllAuthorizer authorizer;
 
   // The sensor registry (docs/registry.md): migrated before anything is served.
   const std::string registry_url =
@@ -190,6 +190,29 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     log::error("registry: {}", reg.status().message());
     return 1;
   }
+
+  // Identities (docs/iam.md) in the registry's database. Every request is
+  // authenticated against them and decided by their policies; the key in
+  // admin-credentials is the bootstrap administrator's.
+  identity::IdentityStoreOptions identity_options;
+  identity_options.account_id = account_id;
+  identity_options.admin_key = *admin;
+  auto identities_store = identity::IdentityStore::Open(registry_url, identity_options, clock);
+  if (!identities_store.ok()) {
+    log::error("identities: {}", identities_store.status().message());
+    return 1;
+  }
+  identity::IdentityStore* id_store = identities_store->get();
+  auto token_key = id_store->ServerSecret("sts-session-token");
+  if (!token_key.ok()) {
+    log::error("identities: {}", token_key.status().message());
+    return 1;
+  }
+  identity::SessionTokens session_tokens(*token_key);
+  identity::StoreIdentities identities(id_store, &session_tokens);
+  iam::PolicyAuthorizer policy_authorizer(id_store->policies(), clock);
+  auth::BootstrapKeyAuthorizer authorizer(&policy_authorizer, admin->access_key_id);
+  identity::StsService sts(id_store, &authorizer, &session_tokens, clock, {f.region});
   registry::LiveStatus live(reg->get(), clock);
   registry::ApiOptions registry_api;
   registry_api.region = f.region;
@@ -220,7 +243,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   s3api::S3Options s3opts;
   s3opts.region = f.region;
   s3opts.account_id = account_id;
-  s3api::S3Service s3(objects->get(), lifecycle->get(), &store, &authorizer, clock, s3opts);
+  s3api::S3Service s3(objects->get(), lifecycle->get(), &identities, &authorizer, clock, s3opts);
   kinesis::EdgeOptions edge;
   edge.region = f.region;
 
@@ -260,16 +283,16 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   sopts.tls_key_file = f.tls_key;
   auto handler = [&](http::Request&& req, http::Responder respond) {
     if (firehose && delivery::IsFirehoseRequest(req)) {
-      delivery::ServeFirehose(firehose.get(), &store, clock, firehose_edge, std::move(req),
+      delivery::ServeFirehose(firehose.get(), &identities, clock, firehose_edge, std::move(req),
                               std::move(respond));
       return;
     }
     if (kinesis::IsKinesisRequest(req)) {
-      kinesis::ServeKinesis(kinesis, &store, clock, edge, std::move(req), std::move(respond));
+      kinesis::ServeKinesis(kinesis, &identities, clock, edge, std::move(req), std::move(respond));
       return;
     }
     if (registry::IsRegistryRequest(req)) {
-      registry::ServeRegistry(reg->get(), &store, &authorizer, clock, registry_api, std::move(req),
+      registry::ServeRegistry(reg->get(), &identities, &authorizer, clock, registry_api, std::move(req),
                               std::move(respond));
       return;
     }
@@ -301,6 +324,18 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       r.body = R"({"__type":"UnknownOperationException","message":"This endpoint serves )"
                R"(Kinesis, Firehose, S3 and /_muonpipe/; the requested API is not available."})";
       respond(std::move(r));
+      return;
+    }
+    // The Query protocol: STS, and IAM by its credential scope.
+    if (identity::IsStsRequest(req)) {
+      identity::ServeSts(&sts, &identities, clock, std::move(req), std::move(respond));
+      return;
+    }
+    if (query::IsQueryShaped(req) && query::SigningService(req) == "iam") {
+      respond(query::ErrorReply("https://iam.amazonaws.com/doc/2010-05-08/",
+                                {400, "InvalidAction",
+                                 "This endpoint does not serve the IAM API."},
+                                query::NewRequestId()));
       return;
     }
     // Everything else is S3 REST (path-style or virtual-host style).
@@ -336,6 +371,9 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
         log::info("bucket lifecycle: {} expired objects deleted", *expired);
       }
       write_usage();
+      if (Status s = id_store->PurgeExpiredSessions(); !s.ok()) {
+        log::warn("expired STS sessions: {}", s.ToString());
+      }
       lock.lock();
     }
   });
@@ -363,7 +401,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   std::string endpoint = fmt::format("{}://{}:{}", scheme, listen->first, (*server)->port());
   std::string cred_path = JoinPath(f.data_dir, "admin-credentials");
   fmt::print(
-      "muonpipe is serving Kinesis, Firehose and S3 at {} (region {}), data in {}\n"
+      "muonpipe is serving Kinesis, Firehose, S3 and STS at {} (region {}), data in {}\n"
       "Sensor registry API: {}{} (database {})\n"
       "{} administrator credentials: {} (mode 0600)\n"
       "Use them with the AWS CLI:\n"

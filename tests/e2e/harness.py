@@ -270,14 +270,17 @@ class Server:
     # ---- clients ---------------------------------------------------------------------------
 
     def client(self, service="kinesis", access_key=None, secret_key=None, retries=0,
-               read_timeout=HTTP_TIMEOUT, max_pool_connections=10, signature_version=None):
-        """A boto3 client for this server. Retries are off by default so every request is sent once."""
+               read_timeout=HTTP_TIMEOUT, max_pool_connections=10, signature_version=None,
+               session_token=None):
+        """A boto3 client for this server. Retries are off by default so every request is sent once.
+        Without keys it signs with the administrator's; session_token goes with temporary keys."""
         if access_key is None or secret_key is None:
             ak, sk = self.credentials()
             access_key = ak if access_key is None else access_key
             secret_key = sk if secret_key is None else secret_key
         session = boto3.session.Session(aws_access_key_id=access_key,
                                         aws_secret_access_key=secret_key,
+                                        aws_session_token=session_token,
                                         region_name=REGION)
         cfg = botocore.config.Config(connect_timeout=5, read_timeout=read_timeout,
                                      retries={"max_attempts": retries},
@@ -304,6 +307,17 @@ class Server:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
                            cwd=self.workdir, stdin=subprocess.DEVNULL)
         return CliResult(argv, p.returncode, p.stdout, p.stderr)
+
+    def credentials_file(self, name, access_key, secret_key, session_token=None):
+        """A shared-credentials file in the workdir for `aws ... credentials_file=`."""
+        path = os.path.join(self.workdir, "credentials-%s" % name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    % (access_key, secret_key))
+            if session_token:
+                f.write("aws_session_token = %s\n" % session_token)
+        os.chmod(path, 0o600)
+        return path
 
     def raw_post(self, target, body, headers=None, timeout=HTTP_TIMEOUT):
         """An unsigned JSON 1.1 POST. Returns (status, parsed-json-or-None, raw-bytes)."""
