@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -148,7 +149,8 @@ http::Response StsService::GetCallerIdentity(const auth::Caller& caller,
     if (auto u = store_->GetUser(user); u.ok()) user_id = u->user_id;
   } else if (std::string_view arn = caller.principal_arn;
              arn.rfind(fmt::format("arn:aws:sts::{}:assumed-role/", account), 0) == 0) {
-    std::string_view rest = arn.substr(arn.find(":assumed-role/") + 14);
+    constexpr std::string_view kAssumedRole = ":assumed-role/";
+    std::string_view rest = arn.substr(arn.find(kAssumedRole) + kAssumedRole.size());
     size_t slash = rest.find('/');
     if (slash != rest.npos) {
       if (auto r = store_->GetRole(rest.substr(0, slash)); r.ok()) {
