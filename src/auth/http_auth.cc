@@ -72,9 +72,9 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities&
     return out;
   }
   if (verified->service != options.service) {
-    out.failure = {AuthError::kWrongScope,
-                   fmt::format("Credential should be scoped to correct service: '{}'.",
-                               options.service)};
+    out.failure = {
+        AuthError::kWrongScope,
+        fmt::format("Credential should be scoped to correct service: '{}'.", options.service)};
     return out;
   }
   if (verified->region != options.region &&

@@ -29,8 +29,7 @@ class FakeIdentities final : public Identities, public CredentialStore {
     std::lock_guard lock(mu);
     used.push_back(std::string(akid) + "/" + std::string(service) + "/" + std::string(region));
   }
-  bool IsExpiredSession(std::string_view akid, std::string_view token,
-                        int64_t now) const override {
+  bool IsExpiredSession(std::string_view akid, std::string_view token, int64_t now) const override {
     return akid == key.access_key_id && token == key.session_token && now >= expiration;
   }
 
@@ -118,11 +117,13 @@ TEST(AuthenticateHttpTest, AlsoRegionAcceptsAGlobalServicesSigningRegion) {
   auto out = AuthenticateHttp(Signed(ids.key, "iam", "us-east-1"), ids, clock,
                               {.service = "iam", .region = "ap-southeast-2"});
   EXPECT_EQ(out.failure.error, AuthError::kWrongScope);
-  out = AuthenticateHttp(Signed(ids.key, "iam", "us-east-1"), ids, clock,
-                         {.service = "iam", .region = "ap-southeast-2", .also_region = "us-east-1"});
+  out =
+      AuthenticateHttp(Signed(ids.key, "iam", "us-east-1"), ids, clock,
+                       {.service = "iam", .region = "ap-southeast-2", .also_region = "us-east-1"});
   EXPECT_TRUE(out.verified) << out.failure.message;
-  out = AuthenticateHttp(Signed(ids.key, "iam", "eu-west-1"), ids, clock,
-                         {.service = "iam", .region = "ap-southeast-2", .also_region = "us-east-1"});
+  out =
+      AuthenticateHttp(Signed(ids.key, "iam", "eu-west-1"), ids, clock,
+                       {.service = "iam", .region = "ap-southeast-2", .also_region = "us-east-1"});
   EXPECT_EQ(out.failure.error, AuthError::kWrongScope);
 }
 

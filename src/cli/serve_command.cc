@@ -292,8 +292,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       return;
     }
     if (registry::IsRegistryRequest(req)) {
-      registry::ServeRegistry(reg->get(), &identities, &authorizer, clock, registry_api, std::move(req),
-                              std::move(respond));
+      registry::ServeRegistry(reg->get(), &identities, &authorizer, clock, registry_api,
+                              std::move(req), std::move(respond));
       return;
     }
     if (req.path == "/_muonpipe/health") {

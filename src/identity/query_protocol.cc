@@ -1,17 +1,16 @@
-#include "base/strings.h"
-#include "base/uuid.h"
 #include "identity/query_protocol.h"
 
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <ctime>
 
-#include <fmt/format.h>
-
 #include "auth/http_auth.h"
 #include "base/log.h"
+#include "base/strings.h"
+#include "base/uuid.h"
 
 namespace muon::query {
 namespace {
@@ -47,8 +46,8 @@ bool FormDecode(std::string_view in, std::string* out) {
 
 bool IsPresignParameter(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",     "X-Amz-Expires",
-      "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"};
+      "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",          "X-Amz-Expires",
+      "X-Amz-SignedHeaders", "X-Amz-Signature",  "X-Amz-Security-Token"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
@@ -77,10 +76,10 @@ size_t XmlCharLength(std::string_view s, size_t i) {
     cp = (cp << 6) | (byte(i + k) & 0x3F);
   }
   static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF) return 0;           // overlong or beyond Unicode
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;            // surrogates
-  if (cp == 0xFFFE || cp == 0xFFFF) return 0;            // not XML characters
-  if (cp >= 0x80 && cp <= 0x9F) return 0;                // C1 controls (discouraged; AWS drops)
+  if (cp < kMin[n] || cp > 0x10FFFF) return 0;  // overlong or beyond Unicode
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;   // surrogates
+  if (cp == 0xFFFE || cp == 0xFFFF) return 0;   // not XML characters
+  if (cp >= 0x80 && cp <= 0x9F) return 0;       // C1 controls (discouraged; AWS drops)
   return n;
 }
 
@@ -157,28 +156,27 @@ Result<std::vector<Params::Indexed>> Params::Collect(std::string_view name,
     std::string_view digits = tail.substr(0, dot);
     uint64_t index = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-        index == 0) {
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || index == 0) {
       return Status::InvalidArgument(
           fmt::format("parameter '{}': '{}' is not a list index (1, 2, ...)", k, digits));
     }
-    out.push_back({index, dot == tail.npos ? std::string() : std::string(tail.substr(dot + 1)),
-                   &v});
+    out.push_back(
+        {index, dot == tail.npos ? std::string() : std::string(tail.substr(dot + 1)), &v});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Indexed& a, const Indexed& b) { return a.index < b.index; });
   return out;
 }
 
-Result<std::vector<std::string>> Params::List(std::string_view name,
-                                              std::string_view infix) const {
+Result<std::vector<std::string>> Params::List(std::string_view name, std::string_view infix) const {
   MUON_ASSIGN_OR_RETURN(auto indexed, Collect(name, infix));
   std::vector<std::string> out;
   uint64_t last = 0;
   for (const Indexed& e : indexed) {
     if (!e.rest.empty()) {
-      return Status::InvalidArgument(fmt::format(
-          "parameter '{}.{}.{}.{}': '{}' is a list of strings", name, infix, e.index, e.rest, name));
+      return Status::InvalidArgument(
+          fmt::format("parameter '{}.{}.{}.{}': '{}' is a list of strings", name, infix, e.index,
+                      e.rest, name));
     }
     if (e.index == last) continue;  // a repeated index: the first value counts
     last = e.index;
@@ -323,13 +321,32 @@ void XmlWriter::Escape(std::string_view text, std::string* out) {
   for (size_t i = 0; i < text.size();) {
     char c = text[i];
     switch (c) {
-      case '&': out->append("&amp;"); ++i; continue;
-      case '<': out->append("&lt;"); ++i; continue;
-      case '>': out->append("&gt;"); ++i; continue;
-      case '"': out->append("&quot;"); ++i; continue;
-      case '\'': out->append("&apos;"); ++i; continue;
-      case '\r': out->append("&#13;"); ++i; continue;  // parsers would turn a raw CR into LF
-      default: break;
+      case '&':
+        out->append("&amp;");
+        ++i;
+        continue;
+      case '<':
+        out->append("&lt;");
+        ++i;
+        continue;
+      case '>':
+        out->append("&gt;");
+        ++i;
+        continue;
+      case '"':
+        out->append("&quot;");
+        ++i;
+        continue;
+      case '\'':
+        out->append("&apos;");
+        ++i;
+        continue;
+      case '\r':
+        out->append("&#13;");
+        ++i;
+        continue;  // parsers would turn a raw CR into LF
+      default:
+        break;
     }
     size_t n = XmlCharLength(text, i);
     if (n == 0) {
@@ -397,8 +414,7 @@ Error InvalidAction(std::string_view action, std::string_view version) {
 }
 
 Error MissingParameter(std::string_view name) {
-  return {400, "MissingParameter",
-          fmt::format("The request must contain the parameter {}.", name)};
+  return {400, "MissingParameter", fmt::format("The request must contain the parameter {}.", name)};
 }
 
 Error MalformedQueryString(std::string_view detail) {
@@ -419,16 +435,20 @@ Error ErrorOfAuthFailure(const auth::AuthFailure& f) {
   switch (f.error) {
     case AuthError::kMissingAuthentication:
       return {403, "MissingAuthenticationToken", "Request is missing Authentication Token"};
-    case AuthError::kIncompleteSignature: return {400, "IncompleteSignature", f.message};
+    case AuthError::kIncompleteSignature:
+      return {400, "IncompleteSignature", f.message};
     case AuthError::kUnknownAccessKey:
     case AuthError::kInvalidSessionToken:
-      return {403, "InvalidClientTokenId", "The security token included in the request is invalid."};
+      return {403, "InvalidClientTokenId",
+              "The security token included in the request is invalid."};
     case AuthError::kExpiredToken:
       return {400, "ExpiredToken", "The security token included in the request is expired"};
     case AuthError::kRequestExpired:
     case AuthError::kSignatureMismatch:
-    case AuthError::kWrongScope: return {403, "SignatureDoesNotMatch", f.message};
-    case AuthError::kPayloadHashMismatch: return {400, "XAmzContentSHA256Mismatch", f.message};
+    case AuthError::kWrongScope:
+      return {403, "SignatureDoesNotMatch", f.message};
+    case AuthError::kPayloadHashMismatch:
+      return {400, "XAmzContentSHA256Mismatch", f.message};
   }
   return {403, "SignatureDoesNotMatch", f.message};
 }
@@ -438,10 +458,9 @@ http::Response Handle(const Service& service, const auth::Identities* identities
                       const Call& call) {
   std::string request_id = NewRequestId();
   auto fail = [&](const Error& e) { return ErrorReply(service.xmlns, e, request_id); };
-  auto outcome = auth::AuthenticateHttp(request, *identities, *clock,
-                                        {.service = service.signing_name,
-                                         .region = region,
-                                         .also_region = service.global_region});
+  auto outcome = auth::AuthenticateHttp(
+      request, *identities, *clock,
+      {.service = service.signing_name, .region = region, .also_region = service.global_region});
   if (!outcome.verified) {
     Error e = ErrorOfAuthFailure(outcome.failure);
     log::debug("{}: request from {} refused: {}", service.signing_name, request.remote_ip,

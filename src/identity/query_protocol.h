@@ -145,8 +145,7 @@ std::string NewRequestId();
 // A successful reply: the Action{Response,Result} envelope around what
 // `result` writes (nothing for actions without a result), 200, text/xml and
 // x-amzn-RequestId.
-http::Response Reply(std::string_view xmlns, std::string_view action,
-                     std::string_view request_id,
+http::Response Reply(std::string_view xmlns, std::string_view action, std::string_view request_id,
                      const std::function<void(XmlWriter&)>& result);
 
 struct Error {

@@ -1,6 +1,7 @@
 #include "identity/query_protocol.h"
 
 #include <gtest/gtest.h>
+
 #include <pugixml.hpp>
 
 namespace muon::query {
@@ -64,8 +65,8 @@ TEST(ParamsTest, IntegersAndBooleans) {
 }
 
 TEST(ParamsTest, ListsComeInIndexOrderWhateverTheWireOrder) {
-  auto p = Params::ParseForm(
-      "Names.member.10=j&Names.member.2=b&Names.member.1=a&Other.member.1=z");
+  auto p =
+      Params::ParseForm("Names.member.10=j&Names.member.2=b&Names.member.1=a&Other.member.1=z");
   ASSERT_TRUE(p.ok());
   auto list = p->List("Names");
   ASSERT_TRUE(list.ok()) << list.status().ToString();
@@ -81,8 +82,8 @@ TEST(ParamsTest, AbsentAndEmptyListsAreEmpty) {
 }
 
 TEST(ParamsTest, ListIndexMustBeAPositiveInteger) {
-  for (const char* bad : {"Names.member.0=a", "Names.member.x=a", "Names.member.=a",
-                          "Names.member.-1=a"}) {
+  for (const char* bad :
+       {"Names.member.0=a", "Names.member.x=a", "Names.member.=a", "Names.member.-1=a"}) {
     auto p = Params::ParseForm(bad);
     ASSERT_TRUE(p.ok());
     EXPECT_FALSE(p->List("Names").ok()) << bad;
@@ -142,7 +143,8 @@ TEST(ParamsTest, StructListWithoutFieldAndStringListWithFieldAreRefused) {
 }
 
 TEST(ParseRequestTest, ReadsActionVersionAndParametersFromTheBody) {
-  auto r = ParseRequest(FormPost("Action=AssumeRole&Version=2011-06-15&RoleArn=a&RoleSessionName=s"));
+  auto r =
+      ParseRequest(FormPost("Action=AssumeRole&Version=2011-06-15&RoleArn=a&RoleSessionName=s"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->action, "AssumeRole");
   EXPECT_EQ(r->version, "2011-06-15");
@@ -214,12 +216,13 @@ TEST(XmlWriterTest, EscapesMarkupCharacters) {
 }
 
 TEST(XmlWriterTest, KeepsValidUtf8AndReplacesWhatXmlCannotCarry) {
-  EXPECT_EQ(Escaped("caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80");
+  EXPECT_EQ(Escaped("caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80"),
+            "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80");
   const std::string kFffd = "\xEF\xBF\xBD";
   EXPECT_EQ(Escaped(std::string("a\0b", 3)), "a" + kFffd + "b");
   EXPECT_EQ(Escaped("\x01\x1F\x7F"), kFffd + kFffd + kFffd);
-  EXPECT_EQ(Escaped("\xC3"), kFffd);                      // truncated
-  EXPECT_EQ(Escaped("\xC0\xAF"), kFffd + kFffd);          // overlong '/'
+  EXPECT_EQ(Escaped("\xC3"), kFffd);                          // truncated
+  EXPECT_EQ(Escaped("\xC0\xAF"), kFffd + kFffd);              // overlong '/'
   EXPECT_EQ(Escaped("\xED\xA0\x80"), kFffd + kFffd + kFffd);  // surrogate
   EXPECT_EQ(Escaped("\xEF\xBF\xBF"), kFffd + kFffd + kFffd);  // U+FFFF
   EXPECT_EQ(Escaped("\xFF"), kFffd);
@@ -273,8 +276,8 @@ TEST(ReplyTest, ActionWithoutResultHasAnEmptyResultElement) {
 }
 
 TEST(ErrorReplyTest, HasTheErrorResponseShapeAndStatus) {
-  http::Response r = ErrorReply("urn:sts", {403, "AccessDenied", "User: x is <not> allowed", true},
-                                "rid-2");
+  http::Response r =
+      ErrorReply("urn:sts", {403, "AccessDenied", "User: x is <not> allowed", true}, "rid-2");
   EXPECT_EQ(r.status, 403);
   pugi::xml_document d;
   ASSERT_TRUE(d.load_string(r.body.c_str()));
@@ -293,9 +296,11 @@ TEST(ErrorReplyTest, HasTheErrorResponseShapeAndStatus) {
 TEST(CommonErrorsTest, AreWordedAsAwsWordsThem) {
   EXPECT_EQ(InvalidAction("Nope", "2011-06-15").message,
             "Could not find operation Nope for version 2011-06-15");
-  EXPECT_EQ(ValidationError("1", "durationSeconds", "Member must have value greater than or equal to 900").message,
-            "1 validation error detected: Value '1' at 'durationSeconds' failed to satisfy "
-            "constraint: Member must have value greater than or equal to 900");
+  EXPECT_EQ(
+      ValidationError("1", "durationSeconds", "Member must have value greater than or equal to 900")
+          .message,
+      "1 validation error detected: Value '1' at 'durationSeconds' failed to satisfy "
+      "constraint: Member must have value greater than or equal to 900");
   EXPECT_EQ(MissingAction().code, "MissingAction");
 }
 

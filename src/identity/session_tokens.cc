@@ -48,7 +48,8 @@ std::optional<int64_t> SessionTokens::ExpirationOf(std::string_view access_key_i
   std::string mac = Mac(access_key_id, body);
   if (CRYPTO_memcmp(mac.data(), raw->data() + kBodySize, kMacSize) != 0) return std::nullopt;
   uint64_t expiration = 0;
-  for (size_t i = 5; i < 13; ++i) expiration = (expiration << 8) | static_cast<unsigned char>((*raw)[i]);
+  for (size_t i = 5; i < 13; ++i)
+    expiration = (expiration << 8) | static_cast<unsigned char>((*raw)[i]);
   return static_cast<int64_t>(expiration);
 }
 

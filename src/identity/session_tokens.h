@@ -27,8 +27,7 @@ class SessionTokens {
   std::string Issue(std::string_view access_key_id, int64_t expiration) const;
   // The expiration `token` proves for `access_key_id`; nullopt when the token
   // is not one of ours for that key (forged, altered, or another key's).
-  std::optional<int64_t> ExpirationOf(std::string_view access_key_id,
-                                      std::string_view token) const;
+  std::optional<int64_t> ExpirationOf(std::string_view access_key_id, std::string_view token) const;
 
  private:
   std::string Mac(std::string_view access_key_id, std::string_view body) const;

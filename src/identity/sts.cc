@@ -1,10 +1,10 @@
 #include "identity/sts.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "auth/credentials_file.h"
 #include "base/log.h"
@@ -27,9 +27,9 @@ constexpr std::string_view kMfaInvalid =
 
 bool IsStsAction(std::string_view action) {
   static constexpr std::array<std::string_view, 9> kActions = {
-      "AssumeRole",          "AssumeRoleWithSAML",  "AssumeRoleWithWebIdentity",
-      "AssumeRoot",          "DecodeAuthorizationMessage", "GetAccessKeyInfo",
-      "GetCallerIdentity",   "GetFederationToken",  "GetSessionToken"};
+      "AssumeRole",        "AssumeRoleWithSAML",         "AssumeRoleWithWebIdentity",
+      "AssumeRoot",        "DecodeAuthorizationMessage", "GetAccessKeyInfo",
+      "GetCallerIdentity", "GetFederationToken",         "GetSessionToken"};
   return std::find(kActions.begin(), kActions.end(), action) != kActions.end();
 }
 
@@ -78,9 +78,9 @@ Result<int64_t> Duration(const query::Params& params, int64_t max, int64_t fallb
     return Status::InvalidArgument(error->message);
   }
   if (v > max) {
-    *error = query::ValidationError(std::to_string(v), "durationSeconds",
-                                    fmt::format("Member must have value less than or equal to {}",
-                                                max));
+    *error =
+        query::ValidationError(std::to_string(v), "durationSeconds",
+                               fmt::format("Member must have value less than or equal to {}", max));
     return Status::InvalidArgument(error->message);
   }
   return v;
@@ -113,8 +113,7 @@ http::Response StsService::Handle(const query::Request& request, const auth::Cal
   return Fail(query::InvalidAction(request.action, request.version), request_id);
 }
 
-Result<Session> StsService::NewSession(std::string principal_arn,
-                                       std::string policy_principal_arn,
+Result<Session> StsService::NewSession(std::string principal_arn, std::string policy_principal_arn,
                                        std::string source_identity, int64_t duration_seconds,
                                        std::optional<int64_t> mfa_authenticated_at) {
   Session s;
@@ -222,8 +221,8 @@ http::Response StsService::GetSessionToken(const query::Request& request,
                 request_id);
   }
   query::Error invalid;
-  auto duration = Duration(request.params, kMaxSessionTokenDuration, kDefaultSessionTokenDuration,
-                           &invalid);
+  auto duration =
+      Duration(request.params, kMaxSessionTokenDuration, kDefaultSessionTokenDuration, &invalid);
   if (!duration.ok()) return Fail(invalid, request_id);
   std::optional<query::Error> mfa_error;
   std::optional<int64_t> mfa_at = VerifyMfa(store_, request.params, user, clock_, &mfa_error);
@@ -252,9 +251,9 @@ http::Response StsService::AssumeRole(const query::Request& request, const auth:
                 request_id);
   }
   if (role_arn->size() < 20 || role_arn->size() > 2048) {
-    return Fail(query::ValidationError(*role_arn, "roleArn",
-                                       "Member must have length between 20 and 2048"),
-                request_id);
+    return Fail(
+        query::ValidationError(*role_arn, "roleArn", "Member must have length between 20 and 2048"),
+        request_id);
   }
   if (session_name->size() < 2 || session_name->size() > 64 ||
       !MatchesPattern(*session_name, "+=,.@-")) {
@@ -302,8 +301,7 @@ http::Response StsService::AssumeRole(const query::Request& request, const auth:
   // The trust policy.
   auto trust = iam::ParsePolicy(role->assume_role_policy_document, iam::PolicyKind::kResource);
   if (!trust.ok()) {
-    log::warn("sts: role {} has an unusable trust policy: {}", role->arn,
-              trust.status().message());
+    log::warn("sts: role {} has an unusable trust policy: {}", role->arn, trust.status().message());
     return Fail(denied, request_id);
   }
   iam::PrincipalInfo info;
@@ -353,10 +351,12 @@ http::Response StsService::AssumeRole(const query::Request& request, const auth:
 
 http::Response HandleSts(StsService* sts, const auth::Identities* identities, const Clock* clock,
                          const http::Request& request) {
-  return query::Handle({.signing_name = "sts", .xmlns = kStsXmlns, .version = kStsVersion},
-               identities, clock, sts->options().region, request,
-               [sts](const query::Request& r, const auth::Caller& caller,
-                     std::string_view request_id) { return sts->Handle(r, caller, request_id); });
+  return query::Handle(
+      {.signing_name = "sts", .xmlns = kStsXmlns, .version = kStsVersion}, identities, clock,
+      sts->options().region, request,
+      [sts](const query::Request& r, const auth::Caller& caller, std::string_view request_id) {
+        return sts->Handle(r, caller, request_id);
+      });
 }
 
 std::optional<auth::KeyOwner> StoreIdentities::OwnerOf(std::string_view access_key_id) const {

@@ -1,9 +1,9 @@
 #include "identity/sts.h"
 
-#include <gtest/gtest.h>
-#include <pugixml.hpp>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <pugixml.hpp>
 
 #include "auth/http_auth.h"
 #include "base/clock.h"
@@ -39,7 +39,8 @@ class StsTest : public ::testing::Test {
   void SetUp() override {
     IdentityStoreOptions o;
     o.account_id = kAccount;
-    o.admin_key = auth::Credentials{"AKIAADMINADMINADMIN0", "adminsecretadminsecretadminsecretadminse", ""};
+    o.admin_key =
+        auth::Credentials{"AKIAADMINADMINADMIN0", "adminsecretadminsecretadminsecretadminse", ""};
     admin_ = *o.admin_key;
     auto store = IdentityStore::Open(":memory:", o, &clock_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -108,19 +109,24 @@ class StsTest : public ::testing::Test {
   // the authorizer; "" when allowed, else the auth error or "AccessDenied".
   std::string Try(const auth::Credentials& c, std::string_view action, std::string_view resource) {
     http::Request r = Signed(c, "", "kinesis");
-    auto out = auth::AuthenticateHttp(r, *identities_, clock_, {.service = "kinesis", .region = kRegion});
+    auto out =
+        auth::AuthenticateHttp(r, *identities_, clock_, {.service = "kinesis", .region = kRegion});
     if (!out.verified) {
       switch (out.failure.error) {
-        case auth::AuthError::kExpiredToken: return "ExpiredToken";
-        case auth::AuthError::kUnknownAccessKey: return "UnknownKey";
-        default: return "AuthFailure";
+        case auth::AuthError::kExpiredToken:
+          return "ExpiredToken";
+        case auth::AuthError::kUnknownAccessKey:
+          return "UnknownKey";
+        default:
+          return "AuthFailure";
       }
     }
     Status s = authorizer_->Authorize(out.caller, action, resource);
     return s.ok() ? "" : "AccessDenied";
   }
 
-  static constexpr char kStream[] = "arn:aws:kinesis:ap-southeast-2:000000000000:stream/muonpipe-live";
+  static constexpr char kStream[] =
+      "arn:aws:kinesis:ap-southeast-2:000000000000:stream/muonpipe-live";
 
   FakeClock clock_{kStart * 1'000'000'000};
   SessionTokens tokens_{std::string(32, 'k')};
@@ -189,7 +195,8 @@ TEST_F(StsTest, AnalystWithoutMfaIsDeniedAndWithAnMfaSessionMayReadButNotWrite) 
   auth::Credentials analyst = NewUser("ann", "Analyst", /*mfa=*/true);
   const std::string site = "arn:muonpipe:registry:::site/north";
   EXPECT_EQ(Try(analyst, "registry:GetSite", site), "AccessDenied");
-  auto r = Call(analyst, "Action=GetSessionToken&SerialNumber=" + serial_ + "&TokenCode=" + CodeNow());
+  auto r =
+      Call(analyst, "Action=GetSessionToken&SerialNumber=" + serial_ + "&TokenCode=" + CodeNow());
   ASSERT_EQ(r->status, 200) << r->body;
   auth::Credentials session = r->Credentials("GetSessionToken");
   auto owner = identities_->OwnerOf(session.access_key_id);
@@ -220,9 +227,9 @@ TEST_F(StsTest, ReplayedWrongAndIncompleteMfaAreAccessDenied) {
   auto incomplete = Call(analyst, "Action=GetSessionToken&SerialNumber=" + serial_);
   EXPECT_EQ(incomplete->Code(), "AccessDenied");
   EXPECT_NE(incomplete->body.find("must provide both"), std::string::npos);
-  EXPECT_EQ(Call(analyst, "Action=GetSessionToken&SerialNumber=" + serial_ + "&TokenCode=12ab56")
-                ->Code(),
-            "ValidationError");
+  EXPECT_EQ(
+      Call(analyst, "Action=GetSessionToken&SerialNumber=" + serial_ + "&TokenCode=12ab56")->Code(),
+      "ValidationError");
 }
 
 TEST_F(StsTest, DurationSecondsIsValidated) {
@@ -290,8 +297,7 @@ class AssumeRoleTest : public StsTest {
   static std::string TrustUser(std::string_view user, bool require_mfa) {
     return fmt::format(
         R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/{}"}},"Action":"sts:AssumeRole"{}}}]}})",
-        user,
-        require_mfa ? R"(,"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}})" : "");
+        user, require_mfa ? R"(,"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}})" : "");
   }
 };
 
@@ -326,14 +332,17 @@ TEST_F(AssumeRoleTest, TrustPolicyRequiringMfaRefusesWithoutAndAcceptsWithACode)
 }
 
 TEST_F(AssumeRoleTest, AccountTrustNeedsAnIdentityPolicyToo) {
-  ASSERT_TRUE(store_
-                  ->CreatePolicy("AssumeOps", "/",
-                                 R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/ops"}]})",
-                                 "")
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->CreatePolicy(
+              "AssumeOps", "/",
+              R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/ops"}]})",
+              "")
+          .ok());
   auth::Credentials without = NewUser("ann", "");
   auth::Credentials with = NewUser("olga", "AssumeOps");
-  CreateRole(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]})");
+  CreateRole(
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]})");
   std::string call = std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn;
   EXPECT_EQ(Call(without, call)->Code(), "AccessDenied");
   auto r = Call(with, call);
@@ -355,8 +364,9 @@ TEST_F(AssumeRoleTest, DurationIsBoundByTheRolesMaximum) {
 
 TEST_F(AssumeRoleTest, UnknownRoleAndBadParametersAreRefused) {
   auth::Credentials user = NewUser("olga", "");
-  EXPECT_EQ(Call(user, "Action=AssumeRole&RoleSessionName=s1&RoleArn="
-                       "arn:aws:iam::000000000000:role/nope")
+  EXPECT_EQ(Call(user,
+                 "Action=AssumeRole&RoleSessionName=s1&RoleArn="
+                 "arn:aws:iam::000000000000:role/nope")
                 ->Code(),
             "AccessDenied");
   EXPECT_EQ(Call(user, "Action=AssumeRole&RoleSessionName=s1")->Code(), "ValidationError");
