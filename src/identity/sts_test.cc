@@ -392,3 +392,37 @@ TEST(SessionTokensTest, ProvesItsExpirationForItsKeyOnly) {
 
 }  // namespace
 }  // namespace muon::identity
+
+namespace muon::identity {
+namespace {
+
+http::Request FormPost(std::string body, std::string service) {
+  http::Request r;
+  r.method = "POST";
+  r.path = "/";
+  r.body = std::move(body);
+  r.headers = {{"Host", "localhost:4566"}, {"Content-Type", "application/x-www-form-urlencoded"}};
+  if (!service.empty()) {
+    auth::Sign(r.method, r.path, r.query, r.headers, r.body, {"AKIAEXAMPLE", "secret", ""},
+               {.region = "ap-southeast-2", .service = service, .now_seconds = kStart});
+  }
+  return r;
+}
+
+TEST(IsStsRequestTest, RoutesByScopeThenByAction) {
+  EXPECT_TRUE(IsStsRequest(FormPost("Action=GetCallerIdentity&Version=2011-06-15", "sts")));
+  EXPECT_TRUE(IsStsRequest(FormPost("Action=AnythingElse", "sts")));
+  EXPECT_TRUE(IsStsRequest(FormPost("Action=GetSessionToken", "")));  // unsigned: by action
+  EXPECT_FALSE(IsStsRequest(FormPost("Action=ListUsers", "")));
+  EXPECT_FALSE(IsStsRequest(FormPost("Action=ListUsers&Version=2010-05-08", "iam")));
+  // An S3 multipart upload created with that content type stays S3's.
+  http::Request s3 = FormPost("", "s3");
+  s3.query = "uploads";
+  EXPECT_FALSE(IsStsRequest(s3));
+  http::Request json = FormPost("Action=GetCallerIdentity", "");
+  json.headers[1].second = "application/x-amz-json-1.1";
+  EXPECT_FALSE(IsStsRequest(json));
+}
+
+}  // namespace
+}  // namespace muon::identity
