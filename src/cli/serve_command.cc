@@ -19,8 +19,8 @@
 #include "delivery/http_edge.h"
 #include "http/server.h"
 #include "iam/policy_authorizer.h"
+#include "identity/iam_service.h"
 #include "identity/identity_store.h"
-#include "identity/query_protocol.h"
 #include "identity/session_tokens.h"
 #include "identity/sts.h"
 #include "kinesis/http_edge.h"
@@ -213,6 +213,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   iam::PolicyAuthorizer policy_authorizer(id_store->policies(), clock);
   auth::BootstrapKeyAuthorizer authorizer(&policy_authorizer, admin->access_key_id);
   identity::StsService sts(id_store, &authorizer, &session_tokens, clock, {f.region});
+  identity::IamService iam(id_store, &authorizer, {.region = f.region});
   registry::LiveStatus live(reg->get(), clock);
   registry::ApiOptions registry_api;
   registry_api.region = f.region;
@@ -331,11 +332,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       identity::ServeSts(&sts, &identities, clock, std::move(req), std::move(respond));
       return;
     }
-    if (query::IsQueryShaped(req) && query::SigningService(req) == "iam") {
-      respond(query::ErrorReply("https://iam.amazonaws.com/doc/2010-05-08/",
-                                {400, "InvalidAction",
-                                 "This endpoint does not serve the IAM API."},
-                                query::NewRequestId()));
+    if (identity::IsIamRequest(req)) {
+      identity::ServeIam(&iam, &identities, clock, std::move(req), std::move(respond));
       return;
     }
     // Everything else is S3 REST (path-style or virtual-host style).
