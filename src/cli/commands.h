@@ -10,5 +10,6 @@ void AddServeCommand(CLI::App& app, int* exit_code);
 void AddSimCommand(CLI::App& app, int* exit_code);
 void AddPlanCommand(CLI::App& app, int* exit_code);
 void AddRegistryCommand(CLI::App& app, int* exit_code);
+void AddIamCommand(CLI::App& app, int* exit_code);
 
 }  // namespace muon::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   muon::cli::AddSimCommand(app, &exit_code);
   muon::cli::AddPlanCommand(app, &exit_code);
   muon::cli::AddRegistryCommand(app, &exit_code);
+  muon::cli::AddIamCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
