@@ -8,12 +8,15 @@ import hmac
 import json
 import os
 import struct
+import subprocess
 import time
 import unittest
 
 import botocore.exceptions
 
-from harness import ServerTestCase, error_code
+from harness import MUONPIPE_BIN, ServerTestCase, error_code
+
+WAIT = 30.0  # seconds a running server may take to see another process's change (it takes ~1)
 
 ALLOW_KINESIS_READ = {
     "Version": "2012-10-17",
@@ -284,6 +287,49 @@ class IamTest(ServerTestCase):
         lee.change_password(OldPassword="a long passphrase", NewPassword="another long one")
         self.iam.delete_login_profile(UserName="lee")
         self.assertAwsError("NoSuchEntity", self.iam.get_login_profile, UserName="lee")
+
+    def muonpipe_iam(self, *args, stdin=""):
+        p = subprocess.run([MUONPIPE_BIN, "iam", "--data-dir", self.server.data_dir]
+                           + list(args), input=stdin, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, (args, p.stdout, p.stderr))
+        return p.stdout
+
+    def eventually(self, fn):
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                return fn()
+            except (AssertionError, botocore.exceptions.ClientError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def test_the_local_cli_changes_what_the_running_server_answers(self):
+        self.assertIn("user/ops1", self.muonpipe_iam("users", "create", "ops1"))
+        out = self.muonpipe_iam("keys", "create", "ops1")
+        fields = dict(line.split(" = ") for line in out.splitlines() if " = " in line)
+        key_id, secret = fields["aws_access_key_id"], fields["aws_secret_access_key"]
+        self.muonpipe_iam("groups", "create", "ops")
+        self.muonpipe_iam("groups", "add-user", "ops", "ops1")
+        self.muonpipe_iam("attach", "Operator", "--group", "ops")
+        self.muonpipe_iam("login-profile", "create", "ops1", stdin="a long enough password\n")
+
+        ops1 = self.server.client("iam", access_key=key_id, secret_key=secret)
+        self.assertEqual(self.eventually(lambda: ops1.get_user())["User"]["UserName"], "ops1")
+        self.assertEqual([p["PolicyName"] for p in
+                          self.iam.list_attached_group_policies(GroupName="ops")["AttachedPolicies"]],
+                         ["Operator"])
+        self.assertEqual(self.iam.get_login_profile(UserName="ops1")["LoginProfile"]["UserName"],
+                         "ops1")
+        self.assertIn(key_id, self.muonpipe_iam("keys", "list", "ops1"))
+
+        self.muonpipe_iam("keys", "disable", "ops1", key_id)
+
+        def refused():
+            with self.assertRaises(botocore.exceptions.ClientError) as e:
+                ops1.get_user()
+            self.assertEqual(error_code(e.exception), "InvalidClientTokenId")
+        self.eventually(refused)
 
 
 TRUST_FREE = {
