@@ -1,6 +1,7 @@
 #include "identity/iam_service.h"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <map>
 #include <optional>
@@ -247,11 +248,12 @@ class IamCall {
     MUON_ASSIGN_OR_RETURN(ListOptions o, Paging());
     size_t start = 0;
     if (!o.marker.empty()) {
-      auto v = query::Params({{"m", o.marker}}).Int("m");
-      if (!v.ok() || !v->has_value() || **v < 0) {
+      size_t index = 0;
+      auto [last, ec] = std::from_chars(o.marker.data(), o.marker.data() + o.marker.size(), index);
+      if (ec != std::errc() || last != o.marker.data() + o.marker.size()) {
         return Status::InvalidArgument(fmt::format("Invalid Marker '{}'", o.marker));
       }
-      start = std::min(static_cast<size_t>(**v), all.size());
+      start = std::min(index, all.size());
     }
     size_t end = std::min(all.size(), start + static_cast<size_t>(o.max_items));
     Listing<T> out;

@@ -200,6 +200,7 @@ TEST_F(IamServiceTest, StoreErrorsBecomeIamCodesAndStatuses) {
   ExpectError("UpdateAccessKey", {{"UserName", "bob"}, {"AccessKeyId", "AKIAX"}, {"Status", "On"}},
               400, "ValidationError");
   ExpectError("ListUsers", {{"MaxItems", "0"}}, 400, "ValidationError");
+  ExpectError("ListAccessKeys", {{"UserName", "bob"}, {"Marker", "x1"}}, 400, "ValidationError");
   ExpectError("NoSuchAction", {}, 400, "InvalidAction");
   ExpectError("", {}, 400, "MissingAction");
 }
