@@ -315,8 +315,10 @@ void AddIamCommand(CLI::App& app, int* exit_code) {
   auto* kl = keys->add_subcommand("list", "List a user's access keys");
   name_arg(kl, "User name");
   bind(kl, KeysList);
-  for (const char* verb : {"disable", "enable", "delete"}) {
-    auto* k = keys->add_subcommand(verb, fmt::format("{} an access key", verb));
+  for (auto [verb, help] : {std::pair{"disable", "Make an access key inactive (refused at once)"},
+                            std::pair{"enable", "Make an access key active again"},
+                            std::pair{"delete", "Delete an access key"}}) {
+    auto* k = keys->add_subcommand(verb, help);
     name_arg(k, "User name");
     k->add_option("key", args->second, "Access key id")->required();
     std::string v = verb;
@@ -343,8 +345,9 @@ void AddIamCommand(CLI::App& app, int* exit_code) {
   auto* gd = groups->add_subcommand("delete", "Delete an empty group");
   name_arg(gd, "Group name");
   bind(gd, [](Store& s, const IamArgs& a) { return s.DeleteGroup(a.name); });
-  for (const char* verb : {"add-user", "remove-user"}) {
-    auto* g = groups->add_subcommand(verb, fmt::format("{} of a group", verb));
+  for (auto [verb, help] : {std::pair{"add-user", "Add a user to a group"},
+                            std::pair{"remove-user", "Remove a user from a group"}}) {
+    auto* g = groups->add_subcommand(verb, help);
     name_arg(g, "Group name");
     g->add_option("user", args->second, "User name")->required();
     std::string v = verb;
@@ -355,9 +358,10 @@ void AddIamCommand(CLI::App& app, int* exit_code) {
   }
 
   // attach / detach
-  for (const char* verb : {"attach", "detach"}) {
-    auto* sub = cmd->add_subcommand(
-        verb, fmt::format("{} a managed policy (name or ARN) to a user, group or role", verb));
+  for (auto [verb, help] :
+       {std::pair{"attach", "Attach a managed policy (name or ARN) to a user, group or role"},
+        std::pair{"detach", "Detach a managed policy (name or ARN) from a user, group or role"}}) {
+    auto* sub = cmd->add_subcommand(verb, help);
     sub->add_option("policy", args->name, "Policy name (Operator, ...) or ARN")->required();
     sub->add_option("--user", args->user, "User name");
     sub->add_option("--group", args->group, "Group name");
