@@ -331,6 +331,38 @@ class IamTest(ServerTestCase):
             self.assertEqual(error_code(e.exception), "InvalidClientTokenId")
         self.eventually(refused)
 
+    def test_the_local_cli_enrols_and_resets_mfa(self):
+        self.muonpipe_iam("users", "create", "fay")
+        p = subprocess.Popen([MUONPIPE_BIN, "iam", "--data-dir", self.server.data_dir, "mfa",
+                              "enable", "fay"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        shown = []
+        try:
+            # It shows the QR code, the otpauth URI and the key, then waits for two codes.
+            while not (shown and shown[-1].startswith("key: ")):
+                line = p.stdout.readline()
+                self.assertTrue(line, "muonpipe iam mfa enable ended early: %r" % shown)
+                shown.append(line)
+            seed = shown[-1][len("key: "):].strip()
+            self.assertTrue(any(l.startswith("otpauth://totp/") for l in shown), shown)
+            self.assertTrue(any("\u2588" in l or "\u2580" in l or "\u2584" in l for l in shown),
+                            "no QR code in %r" % shown[:3])
+            code1, code2 = two_consecutive_codes(seed)
+            out, err = p.communicate("%s\n%s\n" % (code1, code2), timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, (out, err))
+        # Lists are read from the database, so the server answers them with the change at once.
+        devices = self.iam.list_mfa_devices(UserName="fay")["MFADevices"]
+        self.assertEqual([d["SerialNumber"] for d in devices],
+                         ["arn:aws:iam::000000000000:mfa/fay"])
+
+        self.muonpipe_iam("mfa", "reset", "fay")
+        self.assertEqual(self.iam.list_mfa_devices(UserName="fay")["MFADevices"], [])
+        self.assertEqual(self.iam.list_virtual_mfa_devices()["VirtualMFADevices"], [])
+
 
 TRUST_FREE = {
     "Version": "2012-10-17",
