@@ -103,6 +103,9 @@ class IamTest(ServerTestCase):
         # The new key signs requests as its user, with boto3.
         dev = self.server.client("iam", access_key=key["AccessKeyId"],
                                  secret_key=key["SecretAccessKey"])
+        # Policies decide: a user with none is refused, one allowed is answered.
+        self.assertAwsError("AccessDenied", dev.get_user)
+        policy_arn = self.allow_on_own_user("dev", ["iam:GetUser", "iam:ListAccessKeys"])
         self.assertEqual(dev.get_user()["User"]["UserName"], "dev")
         self.assertEqual(
             dev.list_access_keys()["AccessKeyMetadata"][0]["AccessKeyId"], key["AccessKeyId"])
@@ -129,7 +132,18 @@ class IamTest(ServerTestCase):
         with self.assertRaises(botocore.exceptions.ClientError) as e:
             dev.get_user()
         self.assertEqual(error_code(e.exception), "InvalidClientTokenId")
+        self.iam.detach_user_policy(UserName="dev", PolicyArn=policy_arn)
         self.cli("delete-user", "--user-name", "dev")
+
+    def allow_on_own_user(self, user, actions):
+        """Attaches to `user` a managed policy allowing `actions` on the user's own ARN."""
+        arn = self.iam.get_user(UserName=user)["User"]["Arn"]
+        document = {"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": actions, "Resource": arn}]}
+        policy_arn = self.iam.create_policy(PolicyName=f"{user}-self",
+                                            PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+        self.iam.attach_user_policy(UserName=user, PolicyArn=policy_arn)
+        return policy_arn
 
     def test_a_wrong_secret_is_signature_does_not_match(self):
         ak, _ = self.server.credentials()
@@ -282,6 +296,7 @@ class IamTest(ServerTestCase):
         key = self.iam.create_access_key(UserName="lee")["AccessKey"]
         lee = self.server.client("iam", access_key=key["AccessKeyId"],
                                  secret_key=key["SecretAccessKey"])
+        self.allow_on_own_user("lee", ["iam:ChangePassword"])
         self.assertAwsError("AccessDenied", lee.change_password, OldPassword="not the password",
                             NewPassword="another long one")
         lee.change_password(OldPassword="a long passphrase", NewPassword="another long one")
