@@ -2,8 +2,7 @@
 GetSessionToken, AssumeRole), MFA, and policy decisions in every API's own error shape.
 
 The tests in IdentityTest create users, keys, MFA devices and roles through the IAM Query API
-(`aws iam ...` / boto3 iam). They run when the server serves IAM and are skipped, saying so, when it
-answers that it does not; everything else here needs only the bootstrap administrator.
+(`aws iam ...` / boto3 iam); everything else here needs only the bootstrap administrator.
 """
 
 import base64
@@ -160,24 +159,11 @@ class StsTest(AccessControlTestCase):
         self.assertIn("run1.ndjson", r.stdout)
 
 
-def iam_served(server):
-    """Whether the server serves the IAM Query API (the IdentityTest cases need it)."""
-    try:
-        server.client("iam").list_users()
-        return True
-    except botocore.exceptions.ClientError as e:
-        if error_code(e) == "InvalidAction" and "does not serve the IAM API" in str(e):
-            return False
-        raise
-
-
 class IdentityTest(AccessControlTestCase):
     """Users, keys, MFA devices and roles made through the IAM Query API."""
 
     def setUp(self):
         super().setUp()
-        if not iam_served(self.server):
-            self.skipTest("needs the IAM Query API (`aws iam ...`), which this server does not serve")
         self.iam = self.server.client("iam")
 
     def new_user(self, name, policy):
