@@ -28,6 +28,12 @@ struct Caller {
   // absent from their requests, as on AWS.
   bool temporary_credentials = false;
   std::optional<int64_t> mfa_authenticated_at;
+  // When temporary credentials were issued (Unix seconds), when known.
+  std::optional<int64_t> session_created_at;
+  // The request's id as its response carries it, and the region the edge
+  // serves: what an audit record needs to name the call.
+  std::string request_id;
+  std::string region;
 };
 
 // Service-specific condition keys of one request ("s3:prefix", "kinesis:..."),

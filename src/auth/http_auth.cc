@@ -7,6 +7,19 @@
 namespace muon::auth {
 namespace {
 
+AuthFailureObserver& Observer() {
+  static AuthFailureObserver* observer = new AuthFailureObserver();
+  return *observer;
+}
+
+HttpAuthOutcome Fail(const http::Request& request, const HttpAuthOptions& options,
+                     HttpAuthOutcome out) {
+  if (const AuthFailureObserver& observer = Observer()) {
+    observer({request, out.failure, options.service, options.region, options.request_id});
+  }
+  return out;
+}
+
 // The value of query parameter `name` (percent-decoded), or empty.
 std::string QueryValue(std::string_view query, std::string_view name) {
   size_t start = 0;
@@ -41,6 +54,8 @@ std::pair<std::string, std::string> ClaimedKeyAndToken(const http::Request& requ
 
 }  // namespace
 
+void SetAuthFailureObserver(AuthFailureObserver observer) { Observer() = std::move(observer); }
+
 HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities& identities,
                                  const Clock& clock, const HttpAuthOptions& options) {
   HttpAuthOutcome out;
@@ -69,13 +84,13 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities&
       }
     }
     out.failure = std::move(failure);
-    return out;
+    return Fail(request, options, std::move(out));
   }
   if (verified->service != options.service) {
     out.failure = {
         AuthError::kWrongScope,
         fmt::format("Credential should be scoped to correct service: '{}'.", options.service)};
-    return out;
+    return Fail(request, options, std::move(out));
   }
   if (verified->region != options.region &&
       (options.also_region.empty() || verified->region != options.also_region)) {
@@ -83,7 +98,7 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities&
                    fmt::format("Credential should be scoped to a valid region, not '{}'. This "
                                "endpoint serves region '{}'.",
                                verified->region, options.region)};
-    return out;
+    return Fail(request, options, std::move(out));
   }
   auto owner = identities.OwnerOf(verified->credentials.access_key_id);
   if (!owner) {
@@ -97,16 +112,16 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities&
       out.failure = {AuthError::kUnknownAccessKey,
                      "The security token included in the request is invalid."};
     }
-    return out;
+    return Fail(request, options, std::move(out));
   }
   identities.NoteKeyUsed(verified->credentials.access_key_id, options.service, verified->region);
-  out.caller = CallerOf(request, *verified, *owner);
+  out.caller = CallerOf(request, *verified, *owner, options.request_id);
   out.verified = std::move(verified);
   return out;
 }
 
 Caller CallerOf(const http::Request& request, const VerifiedRequest& verified,
-                const KeyOwner& owner) {
+                const KeyOwner& owner, std::string_view request_id) {
   Caller c;
   c.access_key_id = verified.credentials.access_key_id;
   c.principal_arn = owner.principal_arn;
@@ -115,6 +130,9 @@ Caller CallerOf(const http::Request& request, const VerifiedRequest& verified,
   c.secure_transport = request.secure;
   c.temporary_credentials = owner.temporary;
   c.mfa_authenticated_at = owner.mfa_authenticated_at;
+  c.session_created_at = owner.session_created_at;
+  c.request_id = std::string(request_id);
+  c.region = verified.region;
   return c;
 }
 

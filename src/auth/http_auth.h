@@ -5,6 +5,7 @@
 // its protocol's shape.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -28,6 +29,7 @@ struct HttpAuthOptions {
   // A second region accepted in the credential scope (global services); empty: none.
   std::string_view also_region = {};
   bool s3_style_path = false;
+  std::string_view request_id;  // the response's, for the failure observer
 };
 
 // On success notes the key's use (Identities::NoteKeyUsed). A key whose
@@ -37,8 +39,22 @@ struct HttpAuthOptions {
 HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities& identities,
                                  const Clock& clock, const HttpAuthOptions& options);
 
-// The Caller an authorizer sees for a verified request signed by `owner`'s key.
+// The Caller an authorizer sees for a verified request signed by `owner`'s
+// key (region from the credential scope, which AuthenticateHttp checked).
 Caller CallerOf(const http::Request& request, const VerifiedRequest& verified,
-                const KeyOwner& owner);
+                const KeyOwner& owner, std::string_view request_id = {});
+
+// Every failed AuthenticateHttp is told here, once, on the calling thread
+// (serve records it in the audit log). Set once at start-up, before any
+// request is served; never changed while requests run.
+struct AuthFailureNotice {
+  const http::Request& request;
+  const AuthFailure& failure;
+  std::string_view service;
+  std::string_view region;
+  std::string_view request_id;
+};
+using AuthFailureObserver = std::function<void(const AuthFailureNotice&)>;
+void SetAuthFailureObserver(AuthFailureObserver observer);
 
 }  // namespace muon::auth

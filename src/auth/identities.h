@@ -20,6 +20,9 @@ struct KeyOwner {
   // When the second factor was presented to obtain the key (Unix seconds);
   // nullopt for long-term keys and sessions obtained without MFA.
   std::optional<int64_t> mfa_authenticated_at;
+  // When the temporary credentials were issued (Unix seconds); nullopt for
+  // long-term keys.
+  std::optional<int64_t> session_created_at;
 };
 
 // Implementations must be thread-safe.

@@ -460,7 +460,10 @@ http::Response Handle(const Service& service, const auth::Identities* identities
   auto fail = [&](const Error& e) { return ErrorReply(service.xmlns, e, request_id); };
   auto outcome = auth::AuthenticateHttp(
       request, *identities, *clock,
-      {.service = service.signing_name, .region = region, .also_region = service.global_region});
+      {.service = service.signing_name,
+       .region = region,
+       .also_region = service.global_region,
+       .request_id = request_id});
   if (!outcome.verified) {
     Error e = ErrorOfAuthFailure(outcome.failure);
     log::debug("{}: request from {} refused: {}", service.signing_name, request.remote_ip,

@@ -24,7 +24,8 @@ void ServeJson11(const JsonService& json_service, const auth::Identities* identi
     return;
   }
   auto outcome = auth::AuthenticateHttp(
-      request, *identities, *clock, {.service = json_service.signing_name, .region = options.region});
+      request, *identities, *clock,
+      {.service = json_service.signing_name, .region = options.region, .request_id = request_id});
   if (!outcome.verified) {
     ApiError e = ErrorOfAuthFailure(outcome.failure);
     log::debug("{}: {} from {} refused: {}", json_service.signing_name, op, request.remote_ip,

@@ -7,6 +7,7 @@
 
 #include "auth/http_auth.h"
 #include "base/log.h"
+#include "base/uuid.h"
 #include "registry/csv.h"
 
 namespace muon::registry {
@@ -150,11 +151,16 @@ void ServeRegistry(Registry* registry, const auth::Identities* identities,
                    const auth::Authorizer* authorizer, const Clock* clock,
                    const ApiOptions& options, http::Request&& req, http::Responder respond) {
   // Authenticate.
+  const std::string request_id = NewUuid();
   std::optional<auth::Caller> caller;
   if (!IsSigned(req) && options.session_caller) caller = options.session_caller(req);
-  if (!caller) {
-    auto outcome = auth::AuthenticateHttp(req, *identities, *clock,
-                                          {.service = "muonpipe", .region = options.region});
+  if (caller) {
+    caller->request_id = request_id;
+    caller->region = options.region;
+  } else {
+    auto outcome = auth::AuthenticateHttp(
+        req, *identities, *clock,
+        {.service = "muonpipe", .region = options.region, .request_id = request_id});
     if (!outcome.verified) {
       std::string code = "InvalidSignature";
       switch (outcome.failure.error) {
@@ -170,14 +176,18 @@ void ServeRegistry(Registry* registry, const auth::Identities* identities,
       }
       log::debug("registry: {} {} from {} refused: {}", req.method, req.path, req.remote_ip,
                  outcome.failure.message);
-      respond(ErrorReply({403, code,
-                          outcome.failure.message.empty() ? "Missing Authentication Token"
-                                                          : outcome.failure.message}));
+      http::Response r = ErrorReply({403, code,
+                                     outcome.failure.message.empty() ? "Missing Authentication Token"
+                                                                     : outcome.failure.message});
+      r.Set("x-amzn-RequestId", request_id);
+      respond(std::move(r));
       return;
     }
     caller = std::move(outcome.caller);
   }
-  respond(HandleRegistry(registry, authorizer, options, *caller, req));
+  http::Response r = HandleRegistry(registry, authorizer, options, *caller, req);
+  r.Set("x-amzn-RequestId", request_id);
+  respond(std::move(r));
 }
 
 namespace {

@@ -380,7 +380,9 @@ http::Response S3Service::Impl::Handle(http::Request& req) {
     return r;
   };
   auto outcome = auth::AuthenticateHttp(
-      req, *identities, *clock, {.service = "s3", .region = options.region, .s3_style_path = true});
+      req, *identities, *clock,
+      {.service = "s3", .region = options.region, .s3_style_path = true,
+       .request_id = ctx.request_id});
   if (!outcome.verified) {
     if ((ctx.Has("AWSAccessKeyId") && ctx.Has("Signature")) ||
         req.Header("Authorization").substr(0, 4) == "AWS ") {
