@@ -164,10 +164,10 @@ std::pair<int, std::string> CallCloudTrail(const CloudTrailApi& api, std::string
   return LookupEventsCall(api, body);
 }
 
-void ServeCloudTrail(const CloudTrailApi& api, const auth::CredentialStore* store,
+void ServeCloudTrail(const CloudTrailApi& api, const auth::Identities* identities,
                      const Clock* clock, const kinesis::EdgeOptions& options,
                      http::Request&& request, http::Responder respond) {
-  kinesis::ServeJson11({"CloudTrail", "cloudtrail", kCloudTrailTargetPrefix}, store, clock,
+  kinesis::ServeJson11({"CloudTrail", "cloudtrail", kCloudTrailTargetPrefix}, identities, clock,
                        options, std::move(request), std::move(respond),
                        [&api](std::string_view op, std::string body, const auth::Caller& caller,
                               kinesis::Reply reply) {

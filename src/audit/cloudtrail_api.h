@@ -37,7 +37,7 @@ std::pair<int, std::string> CallCloudTrail(const CloudTrailApi& api, std::string
                                            std::string_view body, const auth::Caller& caller);
 
 // Serves one request; everything passed must outlive it.
-void ServeCloudTrail(const CloudTrailApi& api, const auth::CredentialStore* store,
+void ServeCloudTrail(const CloudTrailApi& api, const auth::Identities* identities,
                      const Clock* clock, const kinesis::EdgeOptions& options,
                      http::Request&& request, http::Responder respond);
 

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   muon::cli::AddPlanCommand(app, &exit_code);
   muon::cli::AddRegistryCommand(app, &exit_code);
   muon::cli::AddIamCommand(app, &exit_code);
+  muon::cli::AddAuditCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,7 +9,11 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "audit/audit_log.h"
+#include "audit/auditing_authorizer.h"
+#include "audit/cloudtrail_api.h"
 #include "auth/credentials_file.h"
+#include "auth/http_auth.h"
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/log.h"
@@ -182,6 +186,21 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     return 1;
   }
 
+  // The audit log (docs/audit.md): every authorisation decision and every
+  // failed authentication, through the one authorizer every edge asks.
+  const std::string audit_dir = JoinPath(f.data_dir, "audit");
+  auto audit_log = audit::AuditLog::Open(audit_dir, {}, env, clock);
+  if (!audit_log.ok()) {
+    log::error("opening the audit log in {}: {}", audit_dir, audit_log.status().ToString());
+    return 1;
+  }
+  audit::IdentityOptions audit_identity;
+  audit_identity.account_id = account_id;
+  audit_identity.root_arns = {fmt::format("arn:aws:iam::{}:user/admin", account_id)};
+  auth::SetAuthFailureObserver([&](const auth::AuthFailureNotice& n) {
+    (*audit_log)->Record(audit::AuthFailureEvent(n, *clock, audit_identity));
+  });
+
   // The sensor registry (docs/registry.md): migrated before anything is served.
   const std::string registry_url =
       f.registry.empty() ? JoinPath(f.data_dir, "registry.db") : f.registry;
@@ -211,7 +230,11 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   identity::SessionTokens session_tokens(*token_key);
   identity::StoreIdentities identities(id_store, &session_tokens);
   iam::PolicyAuthorizer policy_authorizer(id_store->policies(), clock);
-  auth::BootstrapKeyAuthorizer authorizer(&policy_authorizer, admin->access_key_id);
+  auth::BootstrapKeyAuthorizer bootstrap_authorizer(&policy_authorizer, admin->access_key_id);
+  // Every decision, the bootstrap key's and denials by policy alike, is recorded.
+  audit::AuditingAuthorizer authorizer(&bootstrap_authorizer, audit_log->get(), clock,
+                                       audit_identity);
+  audit::CloudTrailApi cloudtrail{env, audit_dir, audit_log->get(), &authorizer};
   identity::StsService sts(id_store, &authorizer, &session_tokens, clock, {f.region});
   identity::IamService iam(id_store, &authorizer, {.region = f.region});
   registry::LiveStatus live(reg->get(), clock);
@@ -292,6 +315,10 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       kinesis::ServeKinesis(kinesis, &identities, clock, edge, std::move(req), std::move(respond));
       return;
     }
+    if (audit::IsCloudTrailRequest(req)) {
+      audit::ServeCloudTrail(cloudtrail, &identities, clock, edge, std::move(req), std::move(respond));
+      return;
+    }
     if (registry::IsRegistryRequest(req)) {
       registry::ServeRegistry(reg->get(), &identities, &authorizer, clock, registry_api,
                               std::move(req), std::move(respond));
@@ -323,7 +350,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       r.status = 400;
       r.Set("Content-Type", "application/x-amz-json-1.1");
       r.body = R"({"__type":"UnknownOperationException","message":"This endpoint serves )"
-               R"(Kinesis, Firehose, S3 and /_muonpipe/; the requested API is not available."})";
+               R"(Kinesis, Firehose, S3, CloudTrail LookupEvents and /_muonpipe/; the requested )"
+               R"(API is not available."})";
       respond(std::move(r));
       return;
     }
@@ -401,13 +429,14 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   fmt::print(
       "muonpipe is serving Kinesis, Firehose, S3 and STS at {} (region {}), data in {}\n"
       "Sensor registry API: {}{} (database {})\n"
+      "Audit log: {} (aws cloudtrail lookup-events, muonpipe audit)\n"
       "{} administrator credentials: {} (mode 0600)\n"
       "Use them with the AWS CLI:\n"
       "  export AWS_SHARED_CREDENTIALS_FILE={} AWS_DEFAULT_REGION={}\n"
       "  aws --endpoint-url {} kinesis list-streams\n"
       "  aws --endpoint-url {} s3 ls\n",
       endpoint, f.region, f.data_dir, endpoint, registry::kApiPrefix, (*reg)->db().display_url(),
-      created ? "Created" : "Using", cred_path, cred_path, f.region, endpoint, endpoint);
+      audit_dir, created ? "Created" : "Using", cred_path, cred_path, f.region, endpoint, endpoint);
   std::fflush(stdout);
   log::info("ready: listening on {}", endpoint);
 
@@ -429,6 +458,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   if (firehose) firehose->Close();
   if (firehose_buffers) firehose_buffers->Close();
   (*logs)->Close();
+  auth::SetAuthFailureObserver(nullptr);
+  if (Status s = (*audit_log)->Close(); !s.ok()) log::warn("audit log: {}", s.ToString());
   log::info("stopped cleanly");
   return 0;
 }

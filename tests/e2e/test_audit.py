@@ -1,0 +1,134 @@
+"""The audit log of the real server: calls made with boto3 and the AWS CLI appear in
+`aws cloudtrail lookup-events` and in `muonpipe audit`, refused and unauthenticated calls too."""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+
+import botocore.exceptions
+
+from harness import MUONPIPE_BIN, ServerTestCase, error_code
+
+WAIT = 30.0  # seconds any bounded wait may take
+
+
+class AuditTest(ServerTestCase):
+
+    def lookup(self, *attrs, **kw):
+        """Every page of lookup-events through the AWS CLI (it follows NextToken itself)."""
+        args = ["cloudtrail", "lookup-events"]
+        for k, v in attrs:
+            args += ["--lookup-attributes", "AttributeKey=%s,AttributeValue=%s" % (k, v)]
+        for k, v in kw.items():
+            args += ["--" + k.replace("_", "-"), str(v)]
+        r = self.server.aws(*args)
+        self.assertEqual(r.rc, 0, r)
+        return r.json["Events"]
+
+    def muonpipe_audit(self, *args):
+        p = subprocess.run([MUONPIPE_BIN, "audit", "--data-dir", self.server.data_dir] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_calls_appear_in_lookup_events_and_in_muonpipe_audit(self):
+        self.create_stream("audited")
+        self.kinesis.put_record(StreamName="audited", Data=b"x", PartitionKey="det-1")
+        s3 = self.server.client("s3")
+        s3.create_bucket(Bucket="raw", CreateBucketConfiguration={
+            "LocationConstraint": self.server.region})
+        s3.put_object(Bucket="raw", Key="site-a/run1.csv", Body=b"1,2,3")
+
+        events = self.lookup(("EventName", "PutRecord"))
+        self.assertEqual(len(events), 1, events)
+        e = events[0]
+        self.assertEqual(e["EventSource"], "kinesis.amazonaws.com")
+        self.assertEqual(e["Username"], "admin")
+        self.assertEqual(e["AccessKeyId"], self.server.credentials()[0])
+        record = json.loads(e["CloudTrailEvent"])
+        self.assertEqual(record["eventType"], "AwsApiCall")
+        self.assertEqual(record["userIdentity"]["type"], "Root")
+        self.assertEqual(record["awsRegion"], self.server.region)
+        self.assertEqual(record["requestParameters"], {"streamName": "audited"})
+        self.assertEqual(record["sourceIPAddress"], "127.0.0.1")
+        self.assertIn("Boto3", record["userAgent"])
+        self.assertNotIn("errorCode", record)
+
+        objects = self.lookup(("ResourceName", "raw/site-a/run1.csv"))
+        self.assertEqual([x["EventName"] for x in objects], ["PutObject"])
+        self.assertEqual(objects[0]["Resources"][0]["ResourceType"], "AWS::S3::Object")
+        self.assertEqual(self.lookup(("EventSource", "s3.amazonaws.com"), ("ReadOnly", "false"))[0]
+                         ["EventName"], "PutObject")
+
+        # Paged by the CLI: every record once, newest first.
+        everything = self.lookup(page_size=2)
+        ids = [x["EventId"] for x in everything]
+        self.assertEqual(len(ids), len(set(ids)))
+        times = [x["EventTime"] for x in everything]
+        self.assertEqual(times, sorted(times, reverse=True))
+        self.assertIn("CreateStream", [x["EventName"] for x in everything])
+
+        # boto3 with a time window.
+        ct = self.server.client("cloudtrail")
+        now = time.time()
+        page = ct.lookup_events(StartTime=now - 600, EndTime=now + 600, MaxResults=50,
+                                LookupAttributes=[{"AttributeKey": "Username",
+                                                   "AttributeValue": "admin"}])
+        self.assertIn("PutObject", [x["EventName"] for x in page["Events"]])
+        self.assertEqual(ct.lookup_events(StartTime=now + 3600)["Events"], [])
+
+        # The same records from the files, without the server's help.
+        self.server.terminate()
+        out = self.muonpipe_audit("--event", "PutRecord", "--json")
+        lines = [json.loads(x) for x in out.splitlines()]
+        self.assertEqual([x["eventName"] for x in lines], ["PutRecord"])
+        self.assertEqual(lines[0]["eventID"], e["EventId"])
+        table = self.muonpipe_audit("--user", "admin", "--since", "1h")
+        self.assertIn("PutObject", table)
+        self.assertIn("arn:aws:s3:::raw/site-a/run1.csv", table)
+        self.server.start()
+
+    def test_a_bad_signature_and_an_unknown_key_are_recorded_as_failures(self):
+        key, _ = self.server.credentials()
+        bad = self.server.client(secret_key="not-the-secret")
+        with self.assertRaises(botocore.exceptions.ClientError) as c:
+            bad.list_streams()
+        self.assertEqual(error_code(c.exception), "InvalidSignatureException")
+        request_id = c.exception.response["ResponseMetadata"]["RequestId"]
+        stranger = self.server.client("s3", access_key="AKIANOBODYHERE000000", secret_key="x")
+        with self.assertRaises(botocore.exceptions.ClientError):
+            stranger.list_buckets()
+
+        bad_sig = self.lookup(("AccessKeyId", key), ("EventName", "ListStreams"))
+        self.assertEqual(len(bad_sig), 1, bad_sig)
+        record = json.loads(bad_sig[0]["CloudTrailEvent"])
+        self.assertEqual(record["errorCode"], "SignatureDoesNotMatch")
+        self.assertEqual(record["requestID"], request_id)
+        self.assertEqual(record["userIdentity"]["type"], "Unknown")
+
+        unknown = self.lookup(("AccessKeyId", "AKIANOBODYHERE000000"))
+        self.assertEqual(len(unknown), 1, unknown)
+        record = json.loads(unknown[0]["CloudTrailEvent"])
+        self.assertEqual(record["errorCode"], "InvalidClientTokenId")
+        self.assertEqual(record["eventSource"], "s3.amazonaws.com")
+        self.assertEqual(record["eventName"], "ListBuckets")
+
+        out = self.muonpipe_audit("--failures")
+        self.assertIn("SignatureDoesNotMatch", out)
+        self.assertIn("InvalidClientTokenId", out)
+        self.assertNotIn("LookupEvents", out)
+
+    def test_records_survive_a_restart_and_later_records_follow(self):
+        self.create_stream("before")
+        self.server.restart()
+        self.create_stream("after", client=self.server.client())
+        names = [json.loads(x["CloudTrailEvent"])["requestParameters"]["streamName"]
+                 for x in self.lookup(("EventName", "CreateStream"))]
+        self.assertEqual(names, ["after", "before"])
+        self.assertGreaterEqual(len(os.listdir(os.path.join(self.server.data_dir, "audit"))), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
