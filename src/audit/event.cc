@@ -258,6 +258,8 @@ std::string ToJson(const Event& e) {
   if (!e.error_code.empty()) {
     w.Key("errorCode");
     w.String(e.error_code);
+  }
+  if (!e.error_message.empty()) {
     w.Key("errorMessage");
     w.String(e.error_message);
   }
