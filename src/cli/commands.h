@@ -12,5 +12,6 @@ void AddPlanCommand(CLI::App& app, int* exit_code);
 void AddRegistryCommand(CLI::App& app, int* exit_code);
 void AddIamCommand(CLI::App& app, int* exit_code);
 void AddAuditCommand(CLI::App& app, int* exit_code);
+void AddConsoleCommand(CLI::App& app, int* exit_code);
 
 }  // namespace muon::cli

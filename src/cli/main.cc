@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   muon::cli::AddRegistryCommand(app, &exit_code);
   muon::cli::AddIamCommand(app, &exit_code);
   muon::cli::AddAuditCommand(app, &exit_code);
+  muon::cli::AddConsoleCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

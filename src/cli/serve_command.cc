@@ -18,6 +18,8 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "console/console.h"
+#include "console/identity_directory.h"
 #include "cli/commands.h"
 #include "delivery/firehose_service.h"
 #include "delivery/http_edge.h"
@@ -237,10 +239,20 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   audit::CloudTrailApi cloudtrail{env, audit_dir, audit_log->get(), &authorizer};
   identity::StsService sts(id_store, &authorizer, &session_tokens, clock, {f.region});
   identity::IamService iam(id_store, &authorizer, {.region = f.region});
+  // Console sign-in (docs/console.md) against the same identity store.
+  auto console_directory = console::NewIdentityStoreDirectory(id_store);
+  console::ConsoleOptions console_options;
+  console_options.account_id = account_id;
+  console_options.region = f.region;
+  console::Console console(console_directory.get(), audit_log->get(), clock, console_options);
+
   registry::LiveStatus live(reg->get(), clock);
   registry::ApiOptions registry_api;
   registry_api.region = f.region;
   registry_api.live = &live;
+  registry_api.session_caller = [&console](const http::Request& r) {
+    return console.SessionCaller(r);
+  };
 
   kinesis::KinesisOptions kopts;
   kopts.region = f.region;
@@ -322,6 +334,10 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     if (registry::IsRegistryRequest(req)) {
       registry::ServeRegistry(reg->get(), &identities, &authorizer, clock, registry_api,
                               std::move(req), std::move(respond));
+      return;
+    }
+    if (console::IsConsoleRequest(req)) {
+      respond(console.Handle(req));
       return;
     }
     if (req.path == "/_muonpipe/health") {
