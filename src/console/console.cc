@@ -113,6 +113,7 @@ struct Console::Impl {
   std::map<std::string, Session> sessions;  // by SHA-256 of the id
   std::map<std::string, Pending> pending;   // by SHA-256 of the pending token
   std::map<std::string, Failures> failures;  // "user:NAME", "ip:ADDR"
+  int64_t last_sweep = 0;
 
   int64_t Now() const { return clock->NowSeconds(); }
 
@@ -131,7 +132,12 @@ struct Console::Impl {
       f.times.clear();
     }
   }
+  // Forgets expired sessions, pending sign-ins and failure counts; at most
+  // once a minute, so a stream of failures cannot make every request pay for
+  // a walk over all the maps.
   void Sweep(int64_t now) {
+    if (now - last_sweep < 60) return;
+    last_sweep = now;
     std::erase_if(sessions, [&](const auto& kv) { return Expired(kv.second, now); });
     std::erase_if(pending, [&](const auto& kv) { return kv.second.expires_at <= now; });
     std::erase_if(failures, [&](const auto& kv) {
@@ -179,6 +185,7 @@ struct Console::Impl {
     int64_t now = Now();
     {
       std::lock_guard lock(mu);
+      Sweep(now);
       NoteFailure("user:" + user, now);
       NoteFailure("ip:" + req.remote_ip, now);
     }
