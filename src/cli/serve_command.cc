@@ -202,6 +202,10 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   auth::SetAuthFailureObserver([&](const auth::AuthFailureNotice& n) {
     (*audit_log)->Record(audit::AuthFailureEvent(n, *clock, audit_identity));
   });
+  // The observer refers to the log: it goes first, on every way out.
+  struct ObserverReset {
+    ~ObserverReset() { auth::SetAuthFailureObserver(nullptr); }
+  } observer_reset;
 
   // The sensor registry (docs/registry.md): migrated before anything is served.
   const std::string registry_url =
@@ -474,7 +478,6 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   if (firehose) firehose->Close();
   if (firehose_buffers) firehose_buffers->Close();
   (*logs)->Close();
-  auth::SetAuthFailureObserver(nullptr);
   if (Status s = (*audit_log)->Close(); !s.ok()) log::warn("audit log: {}", s.ToString());
   log::info("stopped cleanly");
   return 0;
