@@ -151,8 +151,10 @@ struct Console::Impl {
            now >= s.created_at + options.absolute_timeout_seconds;
   }
 
-  void Audit(const http::Request& req, std::string_view user, const std::string& arn,
-             bool success, bool mfa_used, std::string_view message) {
+  // `session` is the new session on success, null on failure.
+  void Audit(const http::Request& req, std::string_view user, const Session* session,
+             bool mfa_used, std::string_view message) {
+    const bool success = session != nullptr;
     if (!audit) return;
     audit::Event e;
     e.event_time_nanos = clock->NowNanos();
@@ -165,9 +167,12 @@ struct Console::Impl {
     e.user.account_id = options.account_id;
     if (success) {
       auth::Caller c;
-      c.principal_arn = arn;
+      c.principal_arn = session->arn;
+      c.access_key_id = session->handle;
+      c.temporary_credentials = true;
+      c.mfa_authenticated_at = session->mfa_at;
+      c.session_created_at = session->created_at;
       e.user = audit::IdentityOf(c, {.account_id = options.account_id});
-      e.user.principal_id = e.user.user_name;
     } else {
       e.user.type = "Unknown";
       e.error_message = std::string(message);
@@ -189,7 +194,7 @@ struct Console::Impl {
       NoteFailure("user:" + user, now);
       NoteFailure("ip:" + req.remote_ip, now);
     }
-    Audit(req, user, "", false, mfa_step, "Failed authentication");
+    Audit(req, user, nullptr, mfa_step, "Failed authentication");
     return ErrorReply(401, "SignInFailed", kFailedMessage);
   }
 
@@ -228,7 +233,7 @@ struct Console::Impl {
       sessions[key] = s;
       failures.erase("user:" + user);
     }
-    Audit(req, user, s.arn, true, mfa, "");
+    Audit(req, user, &s, mfa, "");
     http::Response r = JsonReply(200, SessionJson(s, true));
     r.Set("Set-Cookie", SetCookie(req.secure ? kSecureCookie : kPlainCookie, id, req.secure,
                                   options.absolute_timeout_seconds));

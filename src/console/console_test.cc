@@ -114,8 +114,16 @@ TEST_F(ConsoleTest, PasswordThenCodeGivesASessionWithMfa) {
   EXPECT_EQ(caller->mfa_authenticated_at, clock_.NowSeconds());
   EXPECT_EQ(caller->principal_arn, "arn:aws:iam::000000000000:user/alice");
   ASSERT_FALSE(sink_.events.empty());
-  EXPECT_EQ(sink_.events.back().event_type, "AwsConsoleSignIn");
-  EXPECT_EQ(sink_.events.back().response_elements[0].second, "Success");
+  const audit::Event& login = sink_.events.back();
+  EXPECT_EQ(login.event_type, "AwsConsoleSignIn");
+  EXPECT_EQ(login.event_name, "ConsoleLogin");
+  EXPECT_EQ(login.response_elements[0].second, "Success");
+  EXPECT_EQ(login.user.type, "IAMUser");
+  EXPECT_EQ(login.user.user_name, "alice");
+  EXPECT_TRUE(login.user.mfa_authenticated);
+  // The session's handle, as the records of its calls carry it.
+  EXPECT_EQ(login.user.access_key_id, caller->access_key_id);
+  EXPECT_EQ(login.user.access_key_id.substr(0, 4), "ASIA");
 }
 
 TEST_F(ConsoleTest, ARecoveryCodeStandsInForTheCodeOnce) {
