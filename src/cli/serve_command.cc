@@ -332,7 +332,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       return;
     }
     if (audit::IsCloudTrailRequest(req)) {
-      audit::ServeCloudTrail(cloudtrail, &identities, clock, edge, std::move(req), std::move(respond));
+      audit::ServeCloudTrail(cloudtrail, &identities, clock, edge, std::move(req),
+                             std::move(respond));
       return;
     }
     if (registry::IsRegistryRequest(req)) {
@@ -377,7 +378,20 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     }
     // The Query protocol: STS, and IAM by its credential scope.
     if (identity::IsStsRequest(req)) {
-      identity::ServeSts(&sts, &identities, clock, std::move(req), std::move(respond));
+      // STS actions need no permission, so no authorizer records them:
+      // each authenticated call is recorded here (AccessDenied when refused).
+      query::Serve({.signing_name = "sts", .xmlns = identity::kStsXmlns,
+                    .version = identity::kStsVersion},
+                   &identities, clock, f.region, std::move(req), std::move(respond),
+                   [&](const query::Request& r, const auth::Caller& caller,
+                       std::string_view request_id) {
+                     http::Response reply = sts.Handle(r, caller, request_id);
+                     Status outcome = reply.status == 403 ? Status::PermissionDenied("denied")
+                                                          : Status::Ok();
+                     (*audit_log)->Record(audit::DecisionEvent(caller, "sts:" + r.action, "*",
+                                                               outcome, *clock, audit_identity));
+                     return reply;
+                   });
       return;
     }
     if (identity::IsIamRequest(req)) {
