@@ -71,6 +71,7 @@ std::string ErrorCodeOf(auth::AuthError e) {
     case auth::AuthError::kSignatureMismatch: return "SignatureDoesNotMatch";
     case auth::AuthError::kRequestExpired: return "RequestExpired";
     case auth::AuthError::kInvalidSessionToken: return "ExpiredToken";
+    case auth::AuthError::kExpiredToken: return "ExpiredToken";
     case auth::AuthError::kPayloadHashMismatch: return "XAmzContentSHA256Mismatch";
     case auth::AuthError::kWrongScope: return "InvalidSignature";
   }
