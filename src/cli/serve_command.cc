@@ -461,7 +461,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   std::string endpoint = fmt::format("{}://{}:{}", scheme, listen->first, (*server)->port());
   std::string cred_path = JoinPath(f.data_dir, "admin-credentials");
   fmt::print(
-      "muonpipe is serving Kinesis, Firehose, S3, IAM, STS and CloudTrail LookupEvents at {} (region {}), data in {}\n"
+      "muonpipe is serving Kinesis, Firehose, S3, IAM, STS and CloudTrail LookupEvents at {} "
+      "(region {}), data in {}\n"
       "Sensor registry API: {}{} (database {})\n"
       "Audit log: {} (aws cloudtrail lookup-events, muonpipe audit)\n"
       "{} administrator credentials: {} (mode 0600)\n"
