@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -17,9 +18,12 @@
 
 #include <fmt/format.h>
 
+#include "audit/audit_log.h"
+#include "audit/event.h"
 #include "auth/credentials_file.h"
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/uuid.h"
 #include "cli/commands.h"
 #include "iam/totp.h"
 #include "identity/identity_store.h"
@@ -46,6 +50,43 @@ struct IamArgs {
   int64_t max_session_duration = 3600;
   bool reset_required = false;
 };
+
+// Records a change made with this tool in DATA_DIR/audit (docs/audit.md): event source
+// "cli.muonpipe", event name "iam <group> <verb>", the operator's login name as
+// principal. A record that cannot be written is reported, not fatal.
+void AuditLocalChange(const IamFlags& f, const CLI::App& sub, const IamArgs& a, const Status& st) {
+  auto log = audit::AuditLog::Open(JoinPath(f.data_dir, "audit"), {.sync_interval_millis = 0},
+                                   Env::Posix(), Clock::Real());
+  if (!log.ok()) {
+    fmt::print(stderr, "muonpipe iam: not audited: {}\n", log.status().message());
+    return;
+  }
+  audit::Event e;
+  e.event_time_nanos = Clock::Real()->NowNanos();
+  const char* login = std::getenv("USER");
+  e.user.type = "Root";
+  e.user.principal_id = fmt::format("local:{}", login ? login : "unknown");
+  e.user.arn = "arn:aws:iam::000000000000:root";
+  e.user.account_id = "000000000000";
+  e.event_source = "cli.muonpipe";
+  const CLI::App* parent = sub.get_parent();
+  e.event_name = fmt::format("iam {}{}", parent && parent->get_name() != "iam"
+                                              ? parent->get_name() + " " : std::string(),
+                             sub.get_name());
+  e.source_ip = "127.0.0.1";
+  e.user_agent = "muonpipe-cli";
+  if (!a.name.empty()) e.request_parameters.emplace_back("name", a.name);
+  if (!st.ok()) {
+    e.error_code = std::string(StatusCodeName(st.code()));
+    e.error_message = st.message();
+  }
+  e.request_id = NewUuid();
+  e.event_id = NewUuid();
+  (*log)->Record(e);
+  if (Status s = (*log)->Close(); !s.ok()) {
+    fmt::print(stderr, "muonpipe iam: not audited: {}\n", s.message());
+  }
+}
 
 Result<std::unique_ptr<identity::IdentityStore>> OpenStore(const IamFlags& f) {
   Env* env = Env::Posix();
@@ -266,9 +307,13 @@ void AddIamCommand(CLI::App& app, int* exit_code) {
 
   auto bind = [flags, exit_code, args](CLI::App* sub, Action action) {
     sub->fallthrough();
-    sub->callback([flags, exit_code, args, action] {
+    sub->callback([flags, exit_code, args, action, sub] {
       auto store = OpenStore(*flags);
       Status st = store.ok() ? action(**store, *args) : store.status();
+      // Changes made here bypass the server's API, so they are audited here.
+      if (store.ok() && sub->get_name() != "list" && sub->get_name() != "show") {
+        AuditLocalChange(*flags, *sub, *args, st);
+      }
       if (!st.ok()) {
         fmt::print(stderr, "muonpipe iam: {}\n", st.message());
         *exit_code = 1;

@@ -377,6 +377,16 @@ class IamTest(ServerTestCase):
         self.muonpipe_iam("mfa", "reset", "fay")
         self.assertEqual(self.iam.list_mfa_devices(UserName="fay")["MFADevices"], [])
         self.assertEqual(self.iam.list_virtual_mfa_devices()["VirtualMFADevices"], [])
+        # The reset bypassed the API, so the tool audited it itself.
+        p = subprocess.run([MUONPIPE_BIN, "audit", "--data-dir", self.server.data_dir,
+                            "--event", "iam mfa reset", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        records = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        self.assertEqual(len(records), 1, p.stdout)
+        self.assertEqual(records[0]["eventSource"], "cli.muonpipe")
+        self.assertEqual(records[0]["requestParameters"], {"name": "fay"})
+        self.assertNotIn("errorCode", records[0])
 
 
 TRUST_FREE = {
