@@ -5,6 +5,7 @@
 #include <ctime>
 #include <limits>
 #include <set>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -1011,7 +1012,15 @@ Result<int> Registry::ApplyLiveStatus(const std::vector<Activity>& activity, int
   const std::string now = FormatTime(now_nanos);
   int moves = 0;
   Status s = db_->Transact([&](Tx& tx) -> Status {
+    // Partition keys are often not detector ids (devices written for AWS
+    // commonly use random keys): one query of the known ids keeps a sweep at
+    // one statement per registered detector, not one per key seen.
+    MUON_ASSIGN_OR_RETURN(SqlRows known_rows, tx.Query("SELECT id FROM detectors"));
+    std::unordered_set<std::string> known;
+    known.reserve(known_rows.rows.size());
+    for (const auto& r : known_rows.rows) known.insert(AsText(r[0]));
     for (const Activity& a : activity) {
+      if (!known.contains(a.detector_id)) continue;
       MUON_ASSIGN_OR_RETURN(auto det, Load(tx, Kind::kDetector, a.detector_id));
       if (!det) continue;
       std::string seen = FormatTime(a.last_nanos);
