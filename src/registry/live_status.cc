@@ -31,7 +31,8 @@ Result<int> LiveStatus::Sweep() {
   std::vector<Activity> activity;
   activity.reserve(batch.size());
   for (const auto& [id, p] : batch) activity.push_back({id, p.records, p.last_nanos});
-  auto moves = registry_->ApplyLiveStatus(activity, now);
+  std::vector<std::string> unknown;
+  auto moves = registry_->ApplyLiveStatus(activity, now, &unknown);
   std::lock_guard lock(mu_);
   if (!moves.ok()) {
     for (auto& [id, p] : batch) {  // keep for the next sweep
@@ -42,6 +43,10 @@ Result<int> LiveStatus::Sweep() {
     return moves.status();
   }
   last_sweep_nanos_ = now;
+  for (const std::string& id : unknown) {  // not detectors (yet): no figures
+    batch.erase(id);
+    figures_.erase(id);
+  }
   for (auto& [id, f] : figures_) f.records_per_second = 0;
   for (const auto& [id, p] : batch) {
     auto it = figures_.find(id);

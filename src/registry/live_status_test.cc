@@ -74,6 +74,13 @@ TEST_P(LiveStatusTest, ReportsOfUnknownDetectorsAreIgnored) {
   ASSERT_TRUE(moves.ok()) << moves.status().ToString();
   EXPECT_EQ(*moves, 0);
   EXPECT_EQ(reg_->Get(Kind::kDetector, "NOT-REGISTERED").status().code(), StatusCode::kNotFound);
+  // Partition keys that are not detectors keep no figures (random keys would
+  // otherwise fill memory), while a registered detector's do.
+  EXPECT_FALSE(live_->Of("NOT-REGISTERED").has_value());
+  live_->OnIngest("MD-0001", 3, clock_.NowNanos());
+  ASSERT_TRUE(live_->Sweep().ok());
+  ASSERT_TRUE(live_->Of("MD-0001").has_value());
+  EXPECT_EQ(live_->Of("MD-0001")->records, 3u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LiveStatusTest, ::testing::Values("sqlite", "postgresql"),

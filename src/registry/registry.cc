@@ -1008,7 +1008,8 @@ Result<Json> Registry::ListConfigs(std::string_view detector_id) {
   return out;
 }
 
-Result<int> Registry::ApplyLiveStatus(const std::vector<Activity>& activity, int64_t now_nanos) {
+Result<int> Registry::ApplyLiveStatus(const std::vector<Activity>& activity, int64_t now_nanos,
+                                      std::vector<std::string>* unknown) {
   const std::string now = FormatTime(now_nanos);
   int moves = 0;
   Status s = db_->Transact([&](Tx& tx) -> Status {
@@ -1019,8 +1020,12 @@ Result<int> Registry::ApplyLiveStatus(const std::vector<Activity>& activity, int
     std::unordered_set<std::string> known;
     known.reserve(known_rows.rows.size());
     for (const auto& r : known_rows.rows) known.insert(AsText(r[0]));
+    if (unknown) unknown->clear();
     for (const Activity& a : activity) {
-      if (!known.contains(a.detector_id)) continue;
+      if (!known.contains(a.detector_id)) {
+        if (unknown) unknown->push_back(a.detector_id);
+        continue;
+      }
       MUON_ASSIGN_OR_RETURN(auto det, Load(tx, Kind::kDetector, a.detector_id));
       if (!det) continue;
       std::string seen = FormatTime(a.last_nanos);

@@ -116,8 +116,10 @@ class Registry {
   // active, and marks offline every active or degraded detector silent for
   // longer than its silence threshold ("no data since ..."). Both moves are
   // status history entries by kLiveStatusActor. Unknown detector ids are
-  // ignored. Returns the number of status changes made.
-  Result<int> ApplyLiveStatus(const std::vector<Activity>& activity, int64_t now_nanos);
+  // ignored (and listed in `*unknown` when given). Returns the number of
+  // status changes made.
+  Result<int> ApplyLiveStatus(const std::vector<Activity>& activity, int64_t now_nanos,
+                              std::vector<std::string>* unknown = nullptr);
 
   // Whole tables for export: the columns of docs/registry.md's CSV format, in
   // order, rows in key order. Table names: sites, detectors, deployments,
