@@ -53,6 +53,74 @@ const CrcTables<uint64_t, 0x9A6C9329AC4BC9B5ull>& Crc64NvmeTables() {
   return tables;
 }
 
+// Arithmetic on polynomials over GF(2) modulo a CRC's polynomial, in the
+// reflected bit order the CRCs use: the top bit is x^0, bit 0 is x^(w-1)
+// (zlib's crc32.c does the same for CRC-32).
+template <typename T, T kPoly>
+struct CrcField {
+  static constexpr T kOne = T{1} << (8 * sizeof(T) - 1);  // x^0
+
+  // a * b modulo the polynomial.
+  static T Multiply(T a, T b) {
+    T m = kOne;
+    T p = 0;
+    for (;;) {
+      if (a & m) {
+        p ^= b;
+        if ((a & (m - 1)) == 0) break;
+      }
+      m >>= 1;
+      b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;
+    }
+    return p;
+  }
+
+  // powers[k] = x^(2^k) modulo the polynomial, for k up to 3 + 64 so that
+  // x^(8n) is a product of entries for any 64-bit byte count n.
+  std::array<T, 68> powers{};
+  CrcField() {
+    T p = kOne >> 1;  // x^1
+    powers[0] = p;
+    for (size_t k = 1; k < powers.size(); ++k) powers[k] = p = Multiply(p, p);
+  }
+
+  // x^(8n) modulo the polynomial: appending n zero bytes to a message
+  // multiplies its (pre-final-xor) register by this.
+  T ShiftBytes(uint64_t n) const {
+    T p = kOne;
+    for (size_t k = 3; n != 0; n >>= 1, ++k) {
+      if (n & 1) p = Multiply(powers[k], p);
+    }
+    return p;
+  }
+
+  // With initial value and final xor both all ones, the xors cancel:
+  // crc(A||B) = crc(A) * x^(8|B|) + crc(B).
+  T Combine(T crc_a, T crc_b, uint64_t length_b) const {
+    return Multiply(ShiftBytes(length_b), crc_a) ^ crc_b;
+  }
+};
+
+const CrcField<uint32_t, 0xEDB88320u>& Crc32Field() {
+  static const CrcField<uint32_t, 0xEDB88320u> field;
+  return field;
+}
+const CrcField<uint32_t, 0x82F63B78u>& Crc32cField() {
+  static const CrcField<uint32_t, 0x82F63B78u> field;
+  return field;
+}
+const CrcField<uint64_t, 0x9A6C9329AC4BC9B5ull>& Crc64NvmeField() {
+  static const CrcField<uint64_t, 0x9A6C9329AC4BC9B5ull> field;
+  return field;
+}
+
+template <typename T>
+T FromBigEndian(std::string_view raw) {
+  T v = 0;
+  for (char c : raw) v = static_cast<T>((v << 8) | static_cast<unsigned char>(c));
+  return v;
+}
+
 template <typename T>
 std::string BigEndian(T v) {
   std::string out(sizeof(T), '\0');
@@ -188,6 +256,49 @@ std::string ChecksumRaw(ChecksumAlgorithm algorithm, std::string_view data) {
 
 std::string ChecksumBase64(ChecksumAlgorithm algorithm, std::string_view data) {
   return Base64Encode(ChecksumRaw(algorithm, data));
+}
+
+uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  return Crc32Field().Combine(crc_a, crc_b, length_b);
+}
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  return Crc32cField().Combine(crc_a, crc_b, length_b);
+}
+
+uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b) {
+  return Crc64NvmeField().Combine(crc_a, crc_b, length_b);
+}
+
+bool ChecksumCombines(ChecksumAlgorithm algorithm) {
+  switch (algorithm) {
+    case ChecksumAlgorithm::kCrc32:
+    case ChecksumAlgorithm::kCrc32c:
+    case ChecksumAlgorithm::kCrc64Nvme: return true;
+    case ChecksumAlgorithm::kSha1:
+    case ChecksumAlgorithm::kSha256: return false;
+  }
+  return false;
+}
+
+std::optional<std::string> ChecksumCombineRaw(ChecksumAlgorithm algorithm, std::string_view raw_a,
+                                              std::string_view raw_b, uint64_t length_b) {
+  if (!ChecksumCombines(algorithm) || raw_a.size() != ChecksumSize(algorithm) ||
+      raw_b.size() != ChecksumSize(algorithm)) {
+    return std::nullopt;
+  }
+  switch (algorithm) {
+    case ChecksumAlgorithm::kCrc32:
+      return BigEndian(Crc32Combine(FromBigEndian<uint32_t>(raw_a),
+                                    FromBigEndian<uint32_t>(raw_b), length_b));
+    case ChecksumAlgorithm::kCrc32c:
+      return BigEndian(Crc32cCombine(FromBigEndian<uint32_t>(raw_a),
+                                     FromBigEndian<uint32_t>(raw_b), length_b));
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return BigEndian(Crc64NvmeCombine(FromBigEndian<uint64_t>(raw_a),
+                                        FromBigEndian<uint64_t>(raw_b), length_b));
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace muon

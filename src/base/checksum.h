@@ -37,4 +37,23 @@ class Checksummer {
 std::string ChecksumRaw(ChecksumAlgorithm algorithm, std::string_view data);
 std::string ChecksumBase64(ChecksumAlgorithm algorithm, std::string_view data);
 
+// Combining CRCs (zlib's crc32_combine, for each CRC here): the CRC of A
+// followed by B from the CRC of A, the CRC of B and B's length in bytes,
+// without the data. It is how a multipart object's full-object checksum
+// (S3's checksum type FULL_OBJECT) follows from its parts' checksums. Each
+// takes O(log length_b) multiplications modulo the CRC's polynomial. The
+// CRC of no bytes is 0 for all three, so folding parts into 0 gives the CRC
+// of their concatenation.
+uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b);
+
+// Whether `algorithm` combines so: the CRCs do, SHA-1 and SHA-256 do not.
+bool ChecksumCombines(ChecksumAlgorithm algorithm);
+
+// The combination on raw big-endian digests (ChecksumRaw's form). nullopt
+// when the algorithm does not combine or a digest is not ChecksumSize long.
+std::optional<std::string> ChecksumCombineRaw(ChecksumAlgorithm algorithm, std::string_view raw_a,
+                                              std::string_view raw_b, uint64_t length_b);
+
 }  // namespace muon

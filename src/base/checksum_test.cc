@@ -1,9 +1,11 @@
 #include "base/checksum.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "base/base64.h"
 
@@ -68,6 +70,71 @@ TEST(ChecksumTest, DetectsASingleFlippedBit) {
     flipped[1234] ^= 0x10;
     EXPECT_NE(ChecksumRaw(alg, data), ChecksumRaw(alg, flipped)) << ChecksumName(alg);
   }
+}
+
+// Folding the parts' CRCs into the CRC of nothing (0) must give the CRC of
+// the parts back to back, for any split: empty parts, one-byte parts,
+// parts longer than the 8-byte fast path.
+TEST(ChecksumTest, CombinedPartCrcsEqualCrcOfConcatenationForRandomSplits) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> parts(1 + rng() % 6);
+    std::string whole;
+    for (auto& part : parts) {
+      size_t n = 0;
+      switch (rng() % 4) {
+        case 0: n = 0; break;
+        case 1: n = 1 + rng() % 8; break;
+        default: n = rng() % 3000; break;
+      }
+      part.resize(n);
+      for (auto& c : part) c = static_cast<char>(rng());
+      whole += part;
+    }
+    for (auto alg : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
+                     ChecksumAlgorithm::kCrc64Nvme}) {
+      std::string combined = ChecksumRaw(alg, "");
+      for (const auto& part : parts) {
+        auto next = ChecksumCombineRaw(alg, combined, ChecksumRaw(alg, part), part.size());
+        ASSERT_TRUE(next.has_value()) << ChecksumName(alg);
+        combined = *next;
+      }
+      EXPECT_EQ(Hex(combined), Hex(ChecksumRaw(alg, whole)))
+          << ChecksumName(alg) << " round " << round << " parts " << parts.size();
+    }
+  }
+}
+
+TEST(ChecksumTest, CombineWithEmptySecondPartKeepsFirstCrc) {
+  EXPECT_EQ(Crc32Combine(0xcbf43926u, 0, 0), 0xcbf43926u);
+  EXPECT_EQ(Crc32cCombine(0xe3069283u, 0, 0), 0xe3069283u);
+  EXPECT_EQ(Crc64NvmeCombine(0xae8b14860a799888ull, 0, 0), 0xae8b14860a799888ull);
+}
+
+// zlib's own crc32_combine64 is an independent implementation; lengths far
+// beyond anything the random test builds exercise every power of x.
+TEST(ChecksumTest, Crc32CombineAgreesWithZlibForHugeLengths) {
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 64; ++i) {
+    uint32_t a = static_cast<uint32_t>(rng());
+    uint32_t b = static_cast<uint32_t>(rng());
+    uint64_t length = (i == 0) ? ~0ull >> 1 : rng() >> (rng() % 64);
+    length &= ~0ull >> 1;  // z_off64_t is signed
+    EXPECT_EQ(Crc32Combine(a, b, length),
+              static_cast<uint32_t>(crc32_combine64(a, b, static_cast<z_off64_t>(length))))
+        << "length " << length;
+  }
+}
+
+TEST(ChecksumTest, ShaDigestsAndWrongSizesDoNotCombine) {
+  EXPECT_FALSE(ChecksumCombines(ChecksumAlgorithm::kSha1));
+  EXPECT_FALSE(ChecksumCombines(ChecksumAlgorithm::kSha256));
+  EXPECT_TRUE(ChecksumCombines(ChecksumAlgorithm::kCrc64Nvme));
+  const std::string sha = ChecksumRaw(ChecksumAlgorithm::kSha256, "abc");
+  EXPECT_FALSE(ChecksumCombineRaw(ChecksumAlgorithm::kSha256, sha, sha, 3).has_value());
+  EXPECT_FALSE(
+      ChecksumCombineRaw(ChecksumAlgorithm::kCrc32, std::string(3, 'a'), "abcd", 1).has_value());
+  EXPECT_FALSE(ChecksumCombineRaw(ChecksumAlgorithm::kCrc64Nvme, "abcd", "abcd", 1).has_value());
 }
 
 TEST(ChecksumTest, NamesRoundTripCaseInsensitively) {
