@@ -225,6 +225,16 @@ Result<MultipartUpload> FakeObjectStore::CreateMultipart(std::string_view bucket
   return info;
 }
 
+Result<MultipartUpload> FakeObjectStore::GetMultipart(std::string_view bucket,
+                                                      std::string_view upload_id) {
+  std::lock_guard lock(mu_);
+  MUON_RETURN_IF_ERROR(EnterLocked(FakeOp::kGetMultipart));
+  MUON_ASSIGN_OR_RETURN(Bucket * b, BucketLocked(bucket));
+  auto it = b->uploads.find(upload_id);
+  if (it == b->uploads.end()) return Status::NotFound(fmt::format("upload '{}' does not exist", upload_id));
+  return it->second.info;
+}
+
 Result<PartInfo> FakeObjectStore::PutPart(
     std::string_view bucket, std::string_view upload_id, int part_number, std::string_view data,
     const std::map<ChecksumAlgorithm, std::string>& checksums) {
@@ -237,6 +247,10 @@ Result<PartInfo> FakeObjectStore::PutPart(
     return Status::InvalidArgument("part number must be 1 to 10000");
   }
   PartInfo p{part_number, data.size(), Md5Hex(data), checksums, clock_->NowMillis()};
+  if (const auto& alg = it->second.info.options.checksum_algorithm;
+      alg && !p.checksums.count(*alg)) {
+    p.checksums[*alg] = ChecksumBase64(*alg, data);
+  }
   it->second.parts.insert_or_assign(part_number, std::make_pair(p, std::string(data)));
   return p;
 }
@@ -273,6 +287,7 @@ Result<ObjectMeta> FakeObjectStore::CompleteMultipart(
   if (it == b->uploads.end()) return Status::NotFound(fmt::format("upload '{}' does not exist", upload_id));
   std::string data, md5s;
   std::vector<uint64_t> sizes;
+  std::vector<PartInfo> infos;
   for (const auto& [n, etag] : parts) {
     auto p = it->second.parts.find(n);
     if (p == it->second.parts.end() || p->second.first.etag != etag) {
@@ -281,11 +296,20 @@ Result<ObjectMeta> FakeObjectStore::CompleteMultipart(
     data += p->second.second;
     md5s += HexToBytes(p->second.first.etag);
     sizes.push_back(p->second.first.size);
+    infos.push_back(p->second.first);
+  }
+  const PutOptions& options = it->second.info.options;
+  std::optional<std::string> full;
+  if (options.checksum_algorithm && options.checksum_type == ChecksumType::kFullObject) {
+    full = FullObjectChecksum(*options.checksum_algorithm, infos);
+    if (!full) return Status::InvalidArgument("a part lacks the upload's checksum");
   }
   StoredObject o{MetaOf(it->second.info.key, data, it->second.info.options, clock_->NowMillis()),
                  std::move(data)};
   o.meta.etag = fmt::format("{}-{}", Md5Hex(md5s), parts.size());
   o.meta.part_sizes = std::move(sizes);
+  o.meta.checksum_type = full ? ChecksumType::kFullObject : ChecksumType::kComposite;
+  if (full) o.meta.checksums = {{*options.checksum_algorithm, std::move(*full)}};
   ObjectMeta meta = o.meta;
   b->objects.insert_or_assign(it->second.info.key, std::move(o));
   b->uploads.erase(it);

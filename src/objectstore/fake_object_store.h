@@ -30,6 +30,7 @@ enum class FakeOp {
   kList,
   kCreateMultipart,
   kPutPart,
+  kGetMultipart,
   kListParts,
   kListMultipartUploads,
   kCompleteMultipart,
@@ -67,6 +68,8 @@ class FakeObjectStore final : public ObjectStore {
   Result<ListPage> List(std::string_view bucket, const ListOptions& options) override;
   Result<MultipartUpload> CreateMultipart(std::string_view bucket, std::string_view key,
                                           const PutOptions& options) override;
+  Result<MultipartUpload> GetMultipart(std::string_view bucket,
+                                       std::string_view upload_id) override;
   Result<PartInfo> PutPart(std::string_view bucket, std::string_view upload_id, int part_number,
                            std::string_view data,
                            const std::map<ChecksumAlgorithm, std::string>& checksums) override;

@@ -120,6 +120,10 @@ json OptionsToJson(const PutOptions& o) {
   j["cache_control"] = o.cache_control;
   j["user_metadata"] = o.user_metadata;
   j["checksums"] = ChecksumsToJson(o.checksums);
+  if (o.checksum_algorithm) {
+    j["checksum_algorithm"] = std::string(ChecksumName(*o.checksum_algorithm));
+    j["checksum_type"] = std::string(ChecksumTypeName(o.checksum_type));
+  }
   return j;
 }
 
@@ -151,6 +155,9 @@ PutOptions OptionsFromJson(const json& j) {
   o.cache_control = Str(j, "cache_control");
   o.user_metadata = StrMap(j, "user_metadata");
   if (j.contains("checksums")) o.checksums = ChecksumsFromJson(j["checksums"]);
+  // Uploads created before these were kept have neither: composite.
+  o.checksum_algorithm = ChecksumFromName(Str(j, "checksum_algorithm"));
+  o.checksum_type = ChecksumTypeFromName(Str(j, "checksum_type")).value_or(ChecksumType::kComposite);
   return o;
 }
 
@@ -167,6 +174,7 @@ json MetaToJson(const ObjectMeta& m) {
   j["checksums"] = ChecksumsToJson(m.checksums);
   j["last_modified_ms"] = m.last_modified_ms;
   if (!m.part_sizes.empty()) j["part_sizes"] = m.part_sizes;
+  j["checksum_type"] = std::string(ChecksumTypeName(m.checksum_type));
   return j;
 }
 
@@ -187,6 +195,10 @@ ObjectMeta MetaFromJson(const json& j) {
       if (v.is_number_unsigned()) m.part_sizes.push_back(v.get<uint64_t>());
     }
   }
+  // Objects stored before the type was kept: multipart ones are composite.
+  m.checksum_type = ChecksumTypeFromName(Str(j, "checksum_type"))
+                        .value_or(m.part_sizes.empty() ? ChecksumType::kFullObject
+                                                       : ChecksumType::kComposite);
   return m;
 }
 
@@ -382,6 +394,8 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   Result<ListPage> List(std::string_view bucket, const ListOptions& options) override;
   Result<MultipartUpload> CreateMultipart(std::string_view bucket, std::string_view key,
                                           const PutOptions& options) override;
+  Result<MultipartUpload> GetMultipart(std::string_view bucket,
+                                       std::string_view upload_id) override;
   Result<PartInfo> PutPart(std::string_view bucket, std::string_view upload_id, int part_number,
                            std::string_view data,
                            const std::map<ChecksumAlgorithm, std::string>& checksums) override;
@@ -823,6 +837,14 @@ Result<std::string> LocalObjectStoreImpl::UploadDir(Bucket& b, std::string_view 
   return JoinPath(b.uploads_dir, it->first);
 }
 
+Result<MultipartUpload> LocalObjectStoreImpl::GetMultipart(std::string_view bucket,
+                                                           std::string_view upload_id) {
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  MultipartUpload u;
+  MUON_RETURN_IF_ERROR(UploadDir(*b, upload_id, &u).status());
+  return u;
+}
+
 Result<PartInfo> LocalObjectStoreImpl::PutPart(
     std::string_view bucket, std::string_view upload_id, int part_number, std::string_view data,
     const std::map<ChecksumAlgorithm, std::string>& checksums) {
@@ -830,18 +852,22 @@ Result<PartInfo> LocalObjectStoreImpl::PutPart(
     return Status::InvalidArgument("part number must be 1..10000");
   }
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-  MUON_ASSIGN_OR_RETURN(std::string udir, UploadDir(*b, upload_id, nullptr));
+  MultipartUpload u;
+  MUON_ASSIGN_OR_RETURN(std::string udir, UploadDir(*b, upload_id, &u));
   PartInfo p;
   p.part_number = part_number;
   p.size = data.size();
   p.etag = HexOf(Digest(EVP_md5(), data));
   p.checksums = checksums;
+  if (const auto& alg = u.options.checksum_algorithm; alg && !p.checksums.count(*alg)) {
+    p.checksums[*alg] = ChecksumBase64(*alg, data);
+  }
   p.last_modified_ms = clock_->NowMillis();
   json j;
   j["part_number"] = p.part_number;
   j["size"] = p.size;
   j["etag"] = p.etag;
-  j["checksums"] = ChecksumsToJson(checksums);
+  j["checksums"] = ChecksumsToJson(p.checksums);
   j["last_modified_ms"] = p.last_modified_ms;
   MUON_ASSIGN_OR_RETURN(std::string tmp, WriteTemp(*b, EncodeHead(j), [&](WritableFile* f) {
                           return f->Append(data);
@@ -917,6 +943,7 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
   // algorithm all parts carry.
   std::map<ChecksumAlgorithm, std::string> part_sums;
   bool first_part = true;
+  std::vector<PartInfo> infos;
   ObjectMeta meta;
   int prev = 0;
   for (const auto& [number, etag] : parts) {
@@ -955,12 +982,25 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
     meta.size += p.size;
     meta.part_sizes.push_back(p.size);
     sources.push_back({std::move(*f), path, head.data_offset, p.size});
+    infos.push_back(std::move(p));
   }
   meta.key = u.key;
   meta.etag = fmt::format("{}-{}", HexOf(Digest(EVP_md5(), md5s)), parts.size());
-  for (const auto& [alg, concatenated] : part_sums) {
-    meta.checksums[alg] =
-        fmt::format("{}-{}", ChecksumBase64(alg, concatenated), parts.size());
+  if (const auto& alg = u.options.checksum_algorithm;
+      alg && u.options.checksum_type == ChecksumType::kFullObject) {
+    auto full = FullObjectChecksum(*alg, infos);
+    if (!full) {
+      return Status::InvalidArgument(
+          fmt::format("a part lacks a {} checksum to combine", ChecksumName(*alg)));
+    }
+    meta.checksums[*alg] = std::move(*full);
+    meta.checksum_type = ChecksumType::kFullObject;
+  } else {
+    for (const auto& [alg, concatenated] : part_sums) {
+      meta.checksums[alg] =
+          fmt::format("{}-{}", ChecksumBase64(alg, concatenated), parts.size());
+    }
+    meta.checksum_type = ChecksumType::kComposite;
   }
   meta.content_type = u.options.content_type;
   meta.content_encoding = u.options.content_encoding;

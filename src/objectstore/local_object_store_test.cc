@@ -1,6 +1,7 @@
 #include "objectstore/local_object_store.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -427,6 +428,87 @@ TEST_F(LocalObjectStoreTest, CompositeChecksumWhenEveryPartHasOne) {
             ChecksumBase64(ChecksumAlgorithm::kCrc32, raw) + "-2");
   EXPECT_EQ(done->checksums.count(ChecksumAlgorithm::kSha1), 0u);  // part 1 had none
   EXPECT_EQ(store_->Head("bkt", "k")->checksums, done->checksums);
+}
+
+TEST_F(LocalObjectStoreTest, FullObjectUploadCombinesPartCrcsAcrossRestart) {
+  PutOptions o;
+  o.checksum_algorithm = ChecksumAlgorithm::kCrc64Nvme;
+  o.checksum_type = ChecksumType::kFullObject;
+  auto u = store_->CreateMultipart("bkt", "k", o);
+  ASSERT_TRUE(u.ok());
+  Reopen();  // the upload's algorithm and type are kept on disk
+  auto kept = store_->GetMultipart("bkt", u->upload_id);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->options.checksum_algorithm, ChecksumAlgorithm::kCrc64Nvme);
+  EXPECT_EQ(kept->options.checksum_type, ChecksumType::kFullObject);
+  std::string a = Payload("a", 1000), b = Payload("b", 37);
+  // Part 1 comes with its checksum, part 2 without: the store computes it.
+  auto p1 = store_->PutPart("bkt", u->upload_id, 1, a,
+                            {{ChecksumAlgorithm::kCrc64Nvme,
+                              ChecksumBase64(ChecksumAlgorithm::kCrc64Nvme, a)}});
+  auto p2 = store_->PutPart("bkt", u->upload_id, 2, b, {});
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  EXPECT_EQ(p2->checksums.at(ChecksumAlgorithm::kCrc64Nvme),
+            ChecksumBase64(ChecksumAlgorithm::kCrc64Nvme, b));
+  auto done = store_->CompleteMultipart("bkt", u->upload_id, {{1, p1->etag}, {2, p2->etag}});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const std::string whole = ChecksumBase64(ChecksumAlgorithm::kCrc64Nvme, a + b);
+  EXPECT_EQ(done->checksums,
+            (std::map<ChecksumAlgorithm, std::string>{{ChecksumAlgorithm::kCrc64Nvme, whole}}));
+  EXPECT_EQ(done->checksum_type, ChecksumType::kFullObject);
+  CrashAndReopen();
+  auto head = store_->Head("bkt", "k");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->checksums.at(ChecksumAlgorithm::kCrc64Nvme), whole);
+  EXPECT_EQ(head->checksum_type, ChecksumType::kFullObject);
+}
+
+TEST_F(LocalObjectStoreTest, CompositeUploadAndSinglePutRecordTheirChecksumType) {
+  auto u = store_->CreateMultipart("bkt", "multi", {});
+  ASSERT_TRUE(u.ok());
+  auto p1 = store_->PutPart("bkt", u->upload_id, 1, "abc", {});
+  ASSERT_TRUE(p1.ok());
+  ASSERT_TRUE(store_->CompleteMultipart("bkt", u->upload_id, {{1, p1->etag}}).ok());
+  ASSERT_TRUE(Put("single", "abc").ok());
+  Reopen();
+  EXPECT_EQ(store_->Head("bkt", "multi")->checksum_type, ChecksumType::kComposite);
+  EXPECT_EQ(store_->Head("bkt", "single")->checksum_type, ChecksumType::kFullObject);
+}
+
+// Object files written before the checksum type was kept have no
+// "checksum_type": a multipart object reads as composite, a single put as
+// full-object, as they were.
+TEST_F(LocalObjectStoreTest, ObjectsWithoutStoredChecksumTypeReadAsBefore) {
+  auto write_old = [&](const std::string& key, const std::string& meta, const std::string& data) {
+    std::string file = "MUONOBJ1";
+    auto u32 = [&](uint32_t v) {
+      for (int i = 0; i < 4; ++i) file.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    };
+    u32(static_cast<uint32_t>(meta.size()));
+    u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(meta.data()), meta.size())));
+    file += meta + data;
+    ASSERT_TRUE(env_.WriteFileAtomic(std::string(kDir) + "/buckets/bkt/objects/" +
+                                         ObjectFileName(key), file)
+                    .ok());
+  };
+  write_old("old-multi",
+            R"({"key":"old-multi","size":6,"etag":"0123456789abcdef0123456789abcdef-2",)"
+            R"("checksums":{"CRC32":"AAAAAA==-2"},"last_modified_ms":1,"part_sizes":[3,3]})",
+            "abcdef");
+  write_old("old-single",
+            R"({"key":"old-single","size":3,"etag":"900150983cd24fb0d6963f7d28e17f72",)"
+            R"("checksums":{"CRC32":"NSRBwg=="},"last_modified_ms":1})",
+            "abc");
+  Reopen();
+  auto multi = store_->Head("bkt", "old-multi");
+  ASSERT_TRUE(multi.ok()) << multi.status().ToString();
+  EXPECT_EQ(multi->checksum_type, ChecksumType::kComposite);
+  EXPECT_EQ(multi->checksums.at(ChecksumAlgorithm::kCrc32), "AAAAAA==-2");
+  EXPECT_EQ(GetData("old-multi"), "abcdef");
+  auto single = store_->Head("bkt", "old-single");
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  EXPECT_EQ(single->checksum_type, ChecksumType::kFullObject);
+  EXPECT_EQ(GetData("old-single"), "abc");
 }
 
 TEST_F(LocalObjectStoreTest, CompleteRejectsWrongOrMissingParts) {

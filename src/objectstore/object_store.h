@@ -35,6 +35,17 @@ namespace muon::objectstore {
 // exactly as on the wire; base/checksum.h computes them.
 using ChecksumAlgorithm = muon::ChecksumAlgorithm;
 
+// How an object's checksum follows from its bytes (S3's ChecksumType).
+// kFullObject: the checksum of all the object's bytes; every single put, and a
+// multipart upload created so, whose part CRCs combine into it
+// (base/checksum.h). kComposite: a multipart object's
+// "<checksum of its parts' raw checksums back to back>-<number of parts>".
+enum class ChecksumType { kComposite, kFullObject };
+
+// "COMPOSITE", "FULL_OBJECT" (S3's values); the inverse is exact-case.
+std::string_view ChecksumTypeName(ChecksumType type);
+std::optional<ChecksumType> ChecksumTypeFromName(std::string_view name);
+
 struct ObjectMeta {
   std::string key;
   uint64_t size = 0;
@@ -51,6 +62,9 @@ struct ObjectMeta {
   int64_t last_modified_ms = 0;  // Unix ms, UTC
   // For multipart objects, the size of each part in order (GetObject partNumber).
   std::vector<uint64_t> part_sizes;
+  // How `checksums` were formed. Metadata written before the type was kept
+  // reads as kComposite for multipart objects, kFullObject for the others.
+  ChecksumType checksum_type = ChecksumType::kFullObject;
 };
 
 struct BucketInfo {
@@ -69,6 +83,13 @@ struct PutOptions {
   // Conditional write: fail with FailedPrecondition when the key exists
   // (S3's If-None-Match: *).
   bool if_none_match_any = false;
+  // CreateMultipart only. The upload's checksum algorithm: every part carries
+  // a checksum of it (PutPart computes it where the caller gave none). The
+  // type says how CompleteMultipart forms the object's checksum; kFullObject
+  // needs an algorithm that combines (ChecksumCombines), which the caller has
+  // checked.
+  std::optional<ChecksumAlgorithm> checksum_algorithm;
+  ChecksumType checksum_type = ChecksumType::kComposite;
 };
 
 struct ByteRange {
@@ -134,6 +155,13 @@ struct PartInfo {
   int64_t last_modified_ms = 0;
 };
 
+// The full-object checksum (base64, the wire form) of `parts` back to back in
+// the given order, combined from each part's checksum of `algorithm` and its
+// size. nullopt when a part lacks that checksum or it is not valid base64 of
+// the right length, or when the algorithm does not combine.
+std::optional<std::string> FullObjectChecksum(ChecksumAlgorithm algorithm,
+                                              const std::vector<PartInfo>& parts);
+
 // Errors (StatusCode): NotFound for a missing bucket, key or upload — the
 // message starts with "bucket", "key" or "upload" so the edge can name the S3
 // error; AlreadyExists for CreateBucket of an existing bucket;
@@ -187,6 +215,8 @@ class ObjectStore {
   // Multipart: parts are kept apart until Complete assembles them atomically.
   virtual Result<MultipartUpload> CreateMultipart(std::string_view bucket, std::string_view key,
                                                   const PutOptions& options) = 0;
+  virtual Result<MultipartUpload> GetMultipart(std::string_view bucket,
+                                               std::string_view upload_id) = 0;
   virtual Result<PartInfo> PutPart(std::string_view bucket, std::string_view upload_id,
                                    int part_number, std::string_view data,
                                    const std::map<ChecksumAlgorithm, std::string>& checksums) = 0;
@@ -195,6 +225,10 @@ class ObjectStore {
   virtual Result<std::vector<MultipartUpload>> ListMultipartUploads(std::string_view bucket) = 0;
   // `parts` are (part number, etag) as the client lists them; the edge has
   // checked order and minimum sizes. The result's etag is the multipart form.
+  // An upload of checksum type kFullObject gets the full-object checksum of
+  // its algorithm alone (FullObjectChecksum; InvalidArgument when a part
+  // lacks it); any other gets composite checksums of every algorithm all its
+  // parts carry.
   virtual Result<ObjectMeta> CompleteMultipart(
       std::string_view bucket, std::string_view upload_id,
       const std::vector<std::pair<int, std::string>>& parts) = 0;
