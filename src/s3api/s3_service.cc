@@ -27,6 +27,8 @@
 namespace muon::s3api {
 namespace {
 
+using objectstore::ChecksumType;
+using objectstore::ChecksumTypeName;
 using objectstore::ObjectMeta;
 using objectstore::PutOptions;
 
@@ -62,6 +64,12 @@ std::string Md5Raw(std::string_view data) {
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -339,6 +347,12 @@ struct S3Service::Impl {
   Reply CreateMultipart(Ctx& ctx);
   Reply UploadPart(Ctx& ctx);
   Reply CompleteMultipart(Ctx& ctx);
+  // The checksum headers of a CompleteMultipartUpload against the upload
+  // (x-amz-checksum-type, x-amz-mp-object-size, and for a FULL_OBJECT upload
+  // the whole object's x-amz-checksum-<algorithm>, combined from `listed`,
+  // the parts in the client's order). The error to answer, if any.
+  std::optional<S3Error> CheckCompleteChecksums(Ctx& ctx, const PutOptions& upload,
+                                                const std::vector<objectstore::PartInfo>& listed);
   Reply AbortMultipart(Ctx& ctx);
   Reply ListParts(Ctx& ctx);
 };
@@ -605,7 +619,7 @@ Reply S3Service::Impl::ListObjects(Ctx& ctx, bool v2) {
     Add(c, "ETag", Quoted(m.etag));
     for (const auto& [alg, v] : m.checksums) Add(c, "ChecksumAlgorithm", ChecksumName(alg));
     if (!m.checksums.empty()) {
-      Add(c, "ChecksumType", m.part_sizes.empty() ? "FULL_OBJECT" : "COMPOSITE");
+      Add(c, "ChecksumType", ChecksumTypeName(m.checksum_type));
     }
     Add(c, "Size", m.size);
     if (fetch_owner) {
@@ -761,6 +775,10 @@ Reply S3Service::Impl::ListMultipartUploads(Ctx& ctx) {
     Add(e, "UploadId", u->upload_id);
     Add(e, "Initiated", IsoTime(u->initiated_ms));
     Add(e, "StorageClass", "STANDARD");
+    if (const auto& alg = u->options.checksum_algorithm) {
+      Add(e, "ChecksumAlgorithm", ChecksumName(*alg));
+      Add(e, "ChecksumType", ChecksumTypeName(u->options.checksum_type));
+    }
   }
   if (url) Add(root, "EncodingType", "url");
   return XmlResponse(200, x.str());
@@ -886,11 +904,11 @@ PutOptions OptionsFromHeaders(const http::Request& req) {
 }
 
 void AddChecksumHeaders(http::Response& r, const std::map<ChecksumAlgorithm, std::string>& sums,
-                        bool multipart) {
+                        ChecksumType type) {
   for (const auto& [alg, v] : sums) {
     r.Set("x-amz-checksum-" + Lower(ChecksumName(alg)), v);
   }
-  if (!sums.empty()) r.Set("x-amz-checksum-type", multipart ? "COMPOSITE" : "FULL_OBJECT");
+  if (!sums.empty()) r.Set("x-amz-checksum-type", std::string(ChecksumTypeName(type)));
 }
 
 void AddObjectHeaders(http::Response& r, const ObjectMeta& m) {
@@ -976,7 +994,7 @@ Reply S3Service::Impl::PutObject(Ctx& ctx) {
   }
   http::Response r;
   r.Set("ETag", Quoted(meta->etag));
-  AddChecksumHeaders(r, meta->checksums, false);
+  AddChecksumHeaders(r, meta->checksums, ChecksumType::kFullObject);
   return r;
 }
 
@@ -1071,7 +1089,7 @@ Reply S3Service::Impl::GetObject(Ctx& ctx) {
   }
   if (parts_count) r.Set("x-amz-mp-parts-count", std::to_string(*parts_count));
   if (!range && EqualsIgnoreCase(ctx.H("x-amz-checksum-mode"), "ENABLED")) {
-    AddChecksumHeaders(r, meta.checksums, !meta.part_sizes.empty());
+    AddChecksumHeaders(r, meta.checksums, meta.checksum_type);
   }
   static const std::pair<const char*, const char*> kOverrides[] = {
       {"response-content-type", "Content-Type"},
@@ -1165,7 +1183,8 @@ Reply S3Service::Impl::CopyObject(Ctx& ctx, bool part) {
     o.cache_control = obj->meta.cache_control;
     o.user_metadata = obj->meta.user_metadata;
   }
-  if (obj->meta.part_sizes.empty()) o.checksums = obj->meta.checksums;
+  // A full-object checksum is the copy's too; a composite one is not.
+  if (obj->meta.checksum_type == ChecksumType::kFullObject) o.checksums = obj->meta.checksums;
   auto meta = store->Put(ctx.addr.bucket, ctx.addr.key, obj->data, o);
   if (!meta.ok()) return FromStatus(meta.status(), ctx);
   Xml x("CopyObjectResult");
@@ -1182,10 +1201,37 @@ Reply S3Service::Impl::CreateMultipart(Ctx& ctx) {
   if (ctx.addr.key.size() > 1024) return Err(400, "KeyTooLongError", "Your key is too long");
   PutOptions o = OptionsFromHeaders(*ctx.req);
   std::string_view alg_name = ctx.H("x-amz-checksum-algorithm");
+  std::string_view type_name = ctx.H("x-amz-checksum-type");
   std::optional<ChecksumAlgorithm> alg;
   if (!alg_name.empty()) {
     alg = ChecksumFromName(alg_name);
     if (!alg) return Err(400, "InvalidRequest", "Checksum algorithm is not supported.");
+  }
+  if (!type_name.empty()) {
+    auto type = objectstore::ChecksumTypeFromName(Upper(type_name));
+    if (!type) return Err(400, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
+    if (!alg) {
+      return Err(400, "InvalidRequest",
+                 "The x-amz-checksum-type header can only be used with the "
+                 "x-amz-checksum-algorithm header.");
+    }
+    o.checksum_type = *type;
+  } else if (alg) {
+    // S3's defaults: CRC64NVME only combines; the others default to composite.
+    o.checksum_type = *alg == ChecksumAlgorithm::kCrc64Nvme ? ChecksumType::kFullObject
+                                                             : ChecksumType::kComposite;
+  }
+  if (alg) {
+    // FULL_OBJECT needs a CRC; CRC64NVME is never composite.
+    const bool allowed = o.checksum_type == ChecksumType::kFullObject
+                             ? ChecksumCombines(*alg)
+                             : *alg != ChecksumAlgorithm::kCrc64Nvme;
+    if (!allowed) {
+      return Err(400, "InvalidRequest",
+                 fmt::format("The {} checksum type cannot be used with the {} checksum algorithm.",
+                             ChecksumTypeName(o.checksum_type), Lower(ChecksumName(*alg))));
+    }
+    o.checksum_algorithm = alg;
   }
   auto u = store->CreateMultipart(ctx.addr.bucket, ctx.addr.key, o);
   if (!u.ok()) return FromStatus(u.status(), ctx);
@@ -1196,7 +1242,7 @@ Reply S3Service::Impl::CreateMultipart(Ctx& ctx) {
   http::Response r = XmlResponse(200, x.str());
   if (alg) {
     r.Set("x-amz-checksum-algorithm", std::string(ChecksumName(*alg)));
-    r.Set("x-amz-checksum-type", "COMPOSITE");
+    r.Set("x-amz-checksum-type", std::string(ChecksumTypeName(o.checksum_type)));
   }
   return r;
 }
@@ -1256,6 +1302,8 @@ Reply S3Service::Impl::CompleteMultipart(Ctx& ctx) {
     }
   }
   const std::string upload_id = ctx.Q("uploadId");
+  auto upload = store->GetMultipart(ctx.addr.bucket, upload_id);
+  if (!upload.ok()) return FromStatus(upload.status(), ctx);
   auto stored = store->ListParts(ctx.addr.bucket, upload_id);
   if (!stored.ok()) return FromStatus(stored.status(), ctx);
   std::map<int, const objectstore::PartInfo*> by_number;
@@ -1265,9 +1313,11 @@ Reply S3Service::Impl::CompleteMultipart(Ctx& ctx) {
                "One or more of the specified parts could not be found. The part may not have been "
                "uploaded, or the specified entity tag may not match the part's entity tag.");
   };
+  std::vector<objectstore::PartInfo> listed;
   for (size_t i = 0; i < parts.size(); ++i) {
     auto it = by_number.find(parts[i].first);
     if (it == by_number.end() || Lower(parts[i].second) != it->second->etag) return invalid_part();
+    listed.push_back(*it->second);
     for (const auto& [alg, v] : part_sums[i]) {
       auto st = it->second->checksums.find(alg);
       if (st != it->second->checksums.end() && st->second != v) return invalid_part();
@@ -1281,6 +1331,7 @@ Reply S3Service::Impl::CompleteMultipart(Ctx& ctx) {
       return e;
     }
   }
+  if (auto e = CheckCompleteChecksums(ctx, upload->options, listed)) return *e;
   auto meta = store->CompleteMultipart(ctx.addr.bucket, upload_id, parts);
   if (!meta.ok()) {
     if (meta.status().code() == StatusCode::kInvalidArgument) return invalid_part();
@@ -1294,8 +1345,69 @@ Reply S3Service::Impl::CompleteMultipart(Ctx& ctx) {
   for (const auto& [alg, v] : meta->checksums) {
     Add(x.root(), ("Checksum" + std::string(ChecksumName(alg))).c_str(), v);
   }
-  if (!meta->checksums.empty()) Add(x.root(), "ChecksumType", "COMPOSITE");
+  if (!meta->checksums.empty()) Add(x.root(), "ChecksumType", ChecksumTypeName(meta->checksum_type));
   return XmlResponse(200, x.str());
+}
+
+std::optional<S3Error> S3Service::Impl::CheckCompleteChecksums(
+    Ctx& ctx, const PutOptions& upload, const std::vector<objectstore::PartInfo>& listed) {
+  // An upload created without an algorithm is composite of whatever its parts carry.
+  const ChecksumType type =
+      upload.checksum_algorithm ? upload.checksum_type : ChecksumType::kComposite;
+  if (std::string_view given = ctx.H("x-amz-checksum-type"); !given.empty()) {
+    auto t = objectstore::ChecksumTypeFromName(Upper(given));
+    if (!t) return Err(400, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
+    if (*t != type) {
+      return Err(400, "BadDigest",
+                 fmt::format("The upload was created using the {} checksum mode. The complete "
+                             "request must use the same checksum mode.",
+                             ChecksumTypeName(type)));
+    }
+  }
+  if (std::string_view size = ctx.H("x-amz-mp-object-size"); !size.empty()) {
+    uint64_t total = 0;
+    for (const auto& p : listed) total += p.size;
+    if (size.size() > 19 || size.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoull(std::string(size)) != total) {
+      return Err(400, "InvalidRequest",
+                 fmt::format("The provided 'x-amz-mp-object-size' header value {} does not match "
+                             "what was computed: {}",
+                             size, total));
+    }
+  }
+  for (const auto& [name, value] : ctx.req->headers) {
+    if (name.size() <= 15 || !EqualsIgnoreCase(std::string_view(name).substr(0, 15), "x-amz-checksum-")) {
+      continue;
+    }
+    std::string suffix = Lower(std::string_view(name).substr(15));
+    if (suffix == "algorithm" || suffix == "type" || suffix == "mode") continue;
+    auto alg = ChecksumFromName(suffix);
+    if (!alg) {
+      return Err(400, "InvalidRequest",
+                 fmt::format("The x-amz-checksum-{} checksum is not supported; use CRC32, "
+                             "CRC32C, CRC64NVME, SHA1 or SHA256.",
+                             suffix));
+    }
+    // A composite checksum of the whole object is not checked (as before).
+    if (type != ChecksumType::kFullObject) continue;
+    if (alg != upload.checksum_algorithm) {
+      return Err(400, "InvalidRequest",
+                 fmt::format("The upload was created using the {} checksum algorithm; the "
+                             "complete request sent x-amz-checksum-{}.",
+                             Lower(ChecksumName(*upload.checksum_algorithm)), suffix));
+    }
+    auto expected = objectstore::FullObjectChecksum(*alg, listed);
+    if (!expected) {
+      return Err(400, "InvalidRequest",
+                 fmt::format("A part of the upload lacks its {} checksum.", ChecksumName(*alg)));
+    }
+    if (*expected != value) {
+      return Err(400, "BadDigest",
+                 fmt::format("The {} you specified did not match the calculated checksum.",
+                             ChecksumName(*alg)));
+    }
+  }
+  return std::nullopt;
 }
 
 Reply S3Service::Impl::AbortMultipart(Ctx& ctx) {
@@ -1312,6 +1424,8 @@ Reply S3Service::Impl::ListParts(Ctx& ctx) {
     return *e;
   }
   const std::string upload_id = ctx.Q("uploadId");
+  auto upload = store->GetMultipart(ctx.addr.bucket, upload_id);
+  if (!upload.ok()) return FromStatus(upload.status(), ctx);
   auto parts = store->ListParts(ctx.addr.bucket, upload_id);
   if (!parts.ok()) return FromStatus(parts.status(), ctx);
   auto num = [&](const char* name, int def, int max) -> std::optional<int> {
@@ -1359,6 +1473,10 @@ Reply S3Service::Impl::ListParts(Ctx& ctx) {
   auto owner = root.append_child("Owner");
   Add(owner, "ID", options.account_id);
   Add(root, "StorageClass", "STANDARD");
+  if (const auto& alg = upload->options.checksum_algorithm) {
+    Add(root, "ChecksumAlgorithm", ChecksumName(*alg));
+    Add(root, "ChecksumType", ChecksumTypeName(upload->options.checksum_type));
+  }
   return XmlResponse(200, x.str());
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <pugixml.hpp>
 
 #include "auth/aws_chunked.h"
@@ -120,6 +121,45 @@ class S3ServiceTest : public ::testing::Test {
     pugi::xml_document doc;
     doc.load_buffer(r.body.data(), r.body.size());
     return doc.child("Error").child_value("Code");
+  }
+
+  // CreateMultipartUpload with `headers`; the upload id, or "" when refused.
+  std::string CreateUpload(const std::string& key, std::vector<http::Header> headers,
+                           http::Response* reply = nullptr) {
+    auto r = Call("POST", "/bkt/" + key + "?uploads", "", std::move(headers));
+    if (reply) *reply = r;
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    return doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  }
+
+  // UploadPart; the part's ETag, quoted as the reply gives it.
+  std::string UploadPart(const std::string& key, const std::string& id, int n,
+                         const std::string& data, std::vector<http::Header> headers = {},
+                         http::Response* reply = nullptr) {
+    auto r = Call("PUT", fmt::format("/bkt/{}?partNumber={}&uploadId={}", key, n, id), data,
+                  std::move(headers));
+    if (reply) *reply = r;
+    EXPECT_EQ(r.status, 200) << r.body;
+    return HeaderOf(r, "ETag");
+  }
+
+  http::Response Complete(const std::string& key, const std::string& id,
+                          const std::vector<std::string>& etags,
+                          std::vector<http::Header> headers = {}) {
+    std::string xml = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < etags.size(); ++i) {
+      xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1,
+                         etags[i]);
+    }
+    xml += "</CompleteMultipartUpload>";
+    return Call("POST", fmt::format("/bkt/{}?uploadId={}", key, id), xml, std::move(headers));
+  }
+
+  std::string XmlValue(const http::Response& r, const char* root, const char* child) {
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    return doc.child(root).child_value(child);
   }
 
   std::string HeaderOf(const http::Response& r, std::string_view name) {
@@ -331,6 +371,140 @@ TEST_F(S3ServiceTest, LifecycleAbortsOldIncompleteUploads) {
   clock_.Advance(kDayNs);
   ASSERT_TRUE(service_->SweepLifecycle().ok());
   EXPECT_TRUE(store_->ListMultipartUploads("bkt")->empty());
+}
+
+// Part 1 at the 5 MiB minimum, part 2 short: what a real client sends.
+const std::string& PartOne() {
+  static const std::string part(5 << 20, 'm');
+  return part;
+}
+const std::string kPartTwo = "the last part of a muon batch file\n";
+
+TEST_F(S3ServiceTest, FullObjectUploadStoresCombinedCrcAndReturnsItWithItsType) {
+  http::Response init;
+  const std::string id = CreateUpload("big", {{"x-amz-checksum-algorithm", "CRC32"},
+                                              {"x-amz-checksum-type", "FULL_OBJECT"}},
+                                      &init);
+  ASSERT_FALSE(id.empty()) << init.body;
+  EXPECT_EQ(HeaderOf(init, "x-amz-checksum-algorithm"), "CRC32");
+  EXPECT_EQ(HeaderOf(init, "x-amz-checksum-type"), "FULL_OBJECT");
+  const std::string e1 = UploadPart(
+      "big", id, 1, PartOne(),
+      {{"x-amz-checksum-crc32", ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne())}});
+  http::Response part2;
+  const std::string e2 = UploadPart("big", id, 2, kPartTwo, {}, &part2);
+  // A part sent without a checksum gets the upload's, computed.
+  EXPECT_EQ(HeaderOf(part2, "x-amz-checksum-crc32"),
+            ChecksumBase64(ChecksumAlgorithm::kCrc32, kPartTwo));
+  auto list = Call("GET", "/bkt/big?uploadId=" + id);
+  EXPECT_EQ(XmlValue(list, "ListPartsResult", "ChecksumAlgorithm"), "CRC32");
+  EXPECT_EQ(XmlValue(list, "ListPartsResult", "ChecksumType"), "FULL_OBJECT");
+
+  const std::string whole = ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne() + kPartTwo);
+  auto done = Complete("big", id, {e1, e2},
+                       {{"x-amz-checksum-crc32", whole},
+                        {"x-amz-checksum-type", "FULL_OBJECT"},
+                        {"x-amz-mp-object-size", std::to_string(PartOne().size() + kPartTwo.size())}});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumCRC32"), whole);
+  EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumType"), "FULL_OBJECT");
+  for (const char* method : {"HEAD", "GET"}) {
+    auto r = Call(method, "/bkt/big", "", {{"x-amz-checksum-mode", "ENABLED"}});
+    EXPECT_EQ(r.status, 200) << method;
+    EXPECT_EQ(HeaderOf(r, "x-amz-checksum-crc32"), whole) << method;
+    EXPECT_EQ(HeaderOf(r, "x-amz-checksum-type"), "FULL_OBJECT") << method;
+  }
+  // The copy is a single put of the same bytes: the checksum still holds.
+  auto copy = Call("PUT", "/bkt/copy", "", {{"x-amz-copy-source", "/bkt/big"}});
+  EXPECT_EQ(XmlValue(copy, "CopyObjectResult", "ChecksumCRC32"), whole) << copy.body;
+}
+
+TEST_F(S3ServiceTest, WrongFullObjectChecksumIsBadDigestAndStoresNothing) {
+  const std::string id = CreateUpload("big", {{"x-amz-checksum-algorithm", "CRC32C"},
+                                              {"x-amz-checksum-type", "FULL_OBJECT"}});
+  ASSERT_FALSE(id.empty());
+  const std::string e1 = UploadPart("big", id, 1, PartOne());
+  const std::string e2 = UploadPart("big", id, 2, kPartTwo);
+  auto wrong = Complete("big", id, {e1, e2},
+                        {{"x-amz-checksum-crc32c",
+                          ChecksumBase64(ChecksumAlgorithm::kCrc32c, kPartTwo + PartOne())}});
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(Code(wrong), "BadDigest") << wrong.body;
+  EXPECT_EQ(store_->Head("bkt", "big").status().code(), StatusCode::kNotFound);
+  // The type the upload was not created with, and a wrong total size.
+  EXPECT_EQ(Code(Complete("big", id, {e1, e2}, {{"x-amz-checksum-type", "COMPOSITE"}})),
+            "BadDigest");
+  EXPECT_EQ(Code(Complete("big", id, {e1, e2}, {{"x-amz-mp-object-size", "5"}})),
+            "InvalidRequest");
+  EXPECT_EQ(Code(Complete("big", id, {e1, e2},
+                          {{"x-amz-checksum-crc32",
+                            ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne() + kPartTwo)}})),
+            "InvalidRequest");
+  EXPECT_EQ(store_->Head("bkt", "big").status().code(), StatusCode::kNotFound);
+  // The upload is still there: the right checksum completes it.
+  const std::string whole = ChecksumBase64(ChecksumAlgorithm::kCrc32c, PartOne() + kPartTwo);
+  auto done = Complete("big", id, {e1, e2}, {{"x-amz-checksum-crc32c", whole}});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(store_->Head("bkt", "big")->checksums.at(ChecksumAlgorithm::kCrc32c), whole);
+}
+
+TEST_F(S3ServiceTest, ChecksumTypeThatCannotHoldIsRefusedAtCreate) {
+  http::Response r;
+  EXPECT_EQ(CreateUpload("k", {{"x-amz-checksum-algorithm", "SHA256"},
+                               {"x-amz-checksum-type", "FULL_OBJECT"}},
+                         &r),
+            "");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Code(r), "InvalidRequest");
+  CreateUpload("k", {{"x-amz-checksum-algorithm", "SHA1"}, {"x-amz-checksum-type", "FULL_OBJECT"}},
+               &r);
+  EXPECT_EQ(Code(r), "InvalidRequest");
+  CreateUpload("k", {{"x-amz-checksum-algorithm", "CRC64NVME"},
+                     {"x-amz-checksum-type", "COMPOSITE"}},
+               &r);
+  EXPECT_EQ(Code(r), "InvalidRequest");
+  CreateUpload("k", {{"x-amz-checksum-type", "FULL_OBJECT"}}, &r);
+  EXPECT_EQ(Code(r), "InvalidRequest");
+  CreateUpload("k", {{"x-amz-checksum-algorithm", "CRC32"}, {"x-amz-checksum-type", "WHOLE"}}, &r);
+  EXPECT_EQ(Code(r), "InvalidRequest");
+  EXPECT_TRUE(store_->ListMultipartUploads("bkt")->empty());
+}
+
+TEST_F(S3ServiceTest, Crc64NvmeUploadDefaultsToFullObject) {
+  http::Response init;
+  const std::string id = CreateUpload("k", {{"x-amz-checksum-algorithm", "CRC64NVME"}}, &init);
+  ASSERT_FALSE(id.empty()) << init.body;
+  EXPECT_EQ(HeaderOf(init, "x-amz-checksum-type"), "FULL_OBJECT");
+  const std::string e1 = UploadPart("k", id, 1, PartOne());
+  const std::string e2 = UploadPart("k", id, 2, kPartTwo);
+  auto done = Complete("k", id, {e1, e2});  // no whole-object checksum sent: nothing to compare
+  ASSERT_EQ(done.status, 200) << done.body;
+  auto head = Call("HEAD", "/bkt/k", "", {{"x-amz-checksum-mode", "ENABLED"}});
+  EXPECT_EQ(HeaderOf(head, "x-amz-checksum-crc64nvme"),
+            ChecksumBase64(ChecksumAlgorithm::kCrc64Nvme, PartOne() + kPartTwo));
+  EXPECT_EQ(HeaderOf(head, "x-amz-checksum-type"), "FULL_OBJECT");
+}
+
+TEST_F(S3ServiceTest, CompositeUploadIsUnchanged) {
+  http::Response init;
+  const std::string id = CreateUpload("k", {{"x-amz-checksum-algorithm", "CRC32"}}, &init);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(HeaderOf(init, "x-amz-checksum-type"), "COMPOSITE");
+  const std::string c1 = ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne());
+  const std::string c2 = ChecksumBase64(ChecksumAlgorithm::kCrc32, kPartTwo);
+  const std::string e1 = UploadPart("k", id, 1, PartOne(), {{"x-amz-checksum-crc32", c1}});
+  const std::string e2 = UploadPart("k", id, 2, kPartTwo, {{"x-amz-checksum-crc32", c2}});
+  auto done = Complete("k", id, {e1, e2});
+  ASSERT_EQ(done.status, 200) << done.body;
+  const std::string composite =
+      ChecksumBase64(ChecksumAlgorithm::kCrc32, ChecksumRaw(ChecksumAlgorithm::kCrc32, PartOne()) +
+                                                    ChecksumRaw(ChecksumAlgorithm::kCrc32, kPartTwo)) +
+      "-2";
+  EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumCRC32"), composite);
+  EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumType"), "COMPOSITE");
+  auto head = Call("HEAD", "/bkt/k", "", {{"x-amz-checksum-mode", "ENABLED"}});
+  EXPECT_EQ(HeaderOf(head, "x-amz-checksum-crc32"), composite);
+  EXPECT_EQ(HeaderOf(head, "x-amz-checksum-type"), "COMPOSITE");
 }
 
 TEST(LifecycleTest, ParseRejectsWhatIsNotSupported) {
