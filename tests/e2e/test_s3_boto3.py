@@ -31,6 +31,29 @@ def crc32_b64(data):
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
+def _crc64nvme_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x9A6C9329AC4BC9B5 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC64NVME_TABLE = _crc64nvme_table()
+
+
+def crc64nvme_b64(data):
+    """CRC-64/NVME in plain Python: botocore needs awscrt for it, which may be absent."""
+    crc = 0xFFFFFFFFFFFFFFFF
+    table = _CRC64NVME_TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFFFFFFFFFF
+    return base64.b64encode(crc.to_bytes(8, "big")).decode()
+
+
 class S3TestCase(ServerTestCase):
 
     def setUp(self):
@@ -331,6 +354,83 @@ class MultipartTest(S3TestCase):
         self.s3.abort_multipart_upload(Bucket="mpu", Key="gone", UploadId=u2)
         self.assertAwsError("NoSuchUpload", self.s3.upload_part, Bucket="mpu", Key="gone", UploadId=u2,
                             PartNumber=1, Body=b"x")
+
+    def test_upload_file_default_checksum_is_composite_crc32(self):
+        # botocore 1.36+ (request_checksum_calculation=when_supported) makes
+        # s3transfer create multipart uploads with ChecksumAlgorithm CRC32 and
+        # no ChecksumType, which S3 takes as COMPOSITE.
+        data = os.urandom(20 * MIB + 12345)
+        src = os.path.join(self.workdir, "big.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB)
+        self.s3.upload_file(src, "mpu", "default", Config=cfg)
+        head = self.s3.head_object(Bucket="mpu", Key="default", ChecksumMode="ENABLED")
+        raw = b"".join(zlib.crc32(data[i:i + 8 * MIB]).to_bytes(4, "big")
+                       for i in range(0, len(data), 8 * MIB))
+        self.assertEqual(head["ChecksumType"], "COMPOSITE")
+        self.assertEqual(head["ChecksumCRC32"], crc32_b64(raw) + "-3")
+
+    def test_upload_file_with_full_object_crc32(self):
+        data = os.urandom(20 * MIB + 12345)
+        src = os.path.join(self.workdir, "big.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB)
+        sent = []
+        self.s3.meta.events.register(
+            "before-send.s3.*", lambda request, **kw: sent.append(
+                {k.lower(): v for k, v in request.headers.items()}))
+        # A whole-file checksum given to upload_file makes s3transfer create
+        # the upload as FULL_OBJECT and send the checksum with Complete.
+        self.s3.upload_file(src, "mpu", "full", Config=cfg, ExtraArgs={"ChecksumCRC32": crc32_b64(data)})
+        types = {h.get("x-amz-checksum-type") for h in sent} - {None}
+        self.assertEqual({t.decode() if isinstance(t, bytes) else t for t in types}, {"FULL_OBJECT"})
+        head = self.s3.head_object(Bucket="mpu", Key="full", ChecksumMode="ENABLED")
+        self.assertEqual(head["ChecksumCRC32"], crc32_b64(data))
+        self.assertEqual(head["ChecksumType"], "FULL_OBJECT")
+        # botocore checks the body it reads against the full-object CRC32.
+        got = self.s3.get_object(Bucket="mpu", Key="full", ChecksumMode="ENABLED")
+        self.assertEqual(got["ChecksumType"], "FULL_OBJECT")
+        self.assertEqual(got["Body"].read(), data)
+
+        # A wrong whole-file checksum: BadDigest at Complete, nothing stored.
+        with self.assertRaises(Exception) as caught:
+            self.s3.upload_file(src, "mpu", "wrong", Config=cfg,
+                                ExtraArgs={"ChecksumCRC32": crc32_b64(data + b"x")})
+        self.assertIn("BadDigest", str(caught.exception))
+        self.assertAwsError("404", self.s3.head_object, Bucket="mpu", Key="wrong")
+
+    def test_low_level_full_object_crc64nvme(self):
+        part1, part2 = os.urandom(5 * MIB), os.urandom(100_000)
+        self.assertEqual(base64.b64decode(crc64nvme_b64(b"123456789")).hex(), "ae8b14860a799888")
+        r = self.s3.create_multipart_upload(Bucket="mpu", Key="nvme", ChecksumAlgorithm="CRC64NVME")
+        self.assertEqual(r["ChecksumType"], "FULL_OBJECT")  # CRC64NVME's default
+        u = r["UploadId"]
+        parts = []
+        for n, body in ((1, part1), (2, part2)):
+            p = self.s3.upload_part(Bucket="mpu", Key="nvme", UploadId=u, PartNumber=n, Body=body,
+                                    ChecksumCRC64NVME=crc64nvme_b64(body))
+            parts.append({"PartNumber": n, "ETag": p["ETag"]})
+        listed = self.s3.list_parts(Bucket="mpu", Key="nvme", UploadId=u)
+        self.assertEqual((listed["ChecksumAlgorithm"], listed["ChecksumType"]), ("CRC64NVME", "FULL_OBJECT"))
+        whole = crc64nvme_b64(part1 + part2)
+        self.assertAwsError("BadDigest", self.s3.complete_multipart_upload, Bucket="mpu", Key="nvme",
+                            UploadId=u, MultipartUpload={"Parts": parts},
+                            ChecksumCRC64NVME=crc64nvme_b64(part2 + part1), ChecksumType="FULL_OBJECT")
+        self.assertAwsError("BadDigest", self.s3.complete_multipart_upload, Bucket="mpu", Key="nvme",
+                            UploadId=u, MultipartUpload={"Parts": parts}, ChecksumType="COMPOSITE")
+        done = self.s3.complete_multipart_upload(
+            Bucket="mpu", Key="nvme", UploadId=u, MultipartUpload={"Parts": parts},
+            ChecksumCRC64NVME=whole, ChecksumType="FULL_OBJECT", MpuObjectSize=len(part1) + len(part2))
+        self.assertEqual((done["ChecksumCRC64NVME"], done["ChecksumType"]), (whole, "FULL_OBJECT"))
+        head = self.s3.head_object(Bucket="mpu", Key="nvme", ChecksumMode="ENABLED")
+        self.assertEqual((head["ChecksumCRC64NVME"], head["ChecksumType"]), (whole, "FULL_OBJECT"))
+
+    def test_full_object_with_sha256_refused(self):
+        self.assertAwsError("InvalidRequest", self.s3.create_multipart_upload, Bucket="mpu", Key="k",
+                            ChecksumAlgorithm="SHA256", ChecksumType="FULL_OBJECT")
+        self.assertEqual(self.s3.list_multipart_uploads(Bucket="mpu").get("Uploads", []), [])
 
     def test_upload_part_copy(self):
         src = os.urandom(6 * MIB)

@@ -1,8 +1,10 @@
 """S3 through the AWS CLI (`aws s3` and `aws s3api`) against a real `muonpipe serve`."""
 
+import base64
 import hashlib
 import json
 import os
+import zlib
 import urllib.error
 import urllib.request
 
@@ -125,3 +127,27 @@ class S3CliTest(ServerTestCase):
         self.ok("s3api", "delete-bucket", "--bucket", "api-bucket")
         # HEAD errors carry no body: the CLI reports the status.
         self.assertIn("404", self.server.aws("s3api", "head-bucket", "--bucket", "api-bucket").stderr)
+
+    def test_s3api_full_object_checksum_multipart(self):
+        self.ok("s3", "mb", "s3://fo-bucket")
+        part1, part2 = os.urandom(5 * 1024 * 1024), os.urandom(4321)
+        whole = base64.b64encode(zlib.crc32(part1 + part2).to_bytes(4, "big")).decode()
+        created = self.ok("s3api", "create-multipart-upload", "--bucket", "fo-bucket", "--key", "k",
+                          "--checksum-algorithm", "CRC32", "--checksum-type", "FULL_OBJECT").json
+        self.assertEqual(created["ChecksumType"], "FULL_OBJECT")
+        upload = created["UploadId"]
+        parts = []
+        for n, data in ((1, part1), (2, part2)):
+            body = self.write("part%d" % n, data)
+            p = self.ok("s3api", "upload-part", "--bucket", "fo-bucket", "--key", "k", "--upload-id", upload,
+                        "--part-number", n, "--body", body).json
+            parts.append({"PartNumber": n, "ETag": p["ETag"]})
+        done = self.ok("s3api", "complete-multipart-upload", "--bucket", "fo-bucket", "--key", "k",
+                       "--upload-id", upload, "--multipart-upload", json.dumps({"Parts": parts}),
+                       "--checksum-crc32", whole, "--checksum-type", "FULL_OBJECT").json
+        self.assertEqual((done["ChecksumCRC32"], done["ChecksumType"]), (whole, "FULL_OBJECT"))
+        head = self.ok("s3api", "head-object", "--bucket", "fo-bucket", "--key", "k",
+                       "--checksum-mode", "ENABLED").json
+        self.assertEqual((head["ChecksumCRC32"], head["ChecksumType"]), (whole, "FULL_OBJECT"))
+        self.fails_with("InvalidRequest", "s3api", "create-multipart-upload", "--bucket", "fo-bucket",
+                        "--key", "k2", "--checksum-algorithm", "SHA256", "--checksum-type", "FULL_OBJECT")
