@@ -274,9 +274,11 @@ bool ChecksumCombines(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
     case ChecksumAlgorithm::kCrc32:
     case ChecksumAlgorithm::kCrc32c:
-    case ChecksumAlgorithm::kCrc64Nvme: return true;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return true;
     case ChecksumAlgorithm::kSha1:
-    case ChecksumAlgorithm::kSha256: return false;
+    case ChecksumAlgorithm::kSha256:
+      return false;
   }
   return false;
 }
@@ -289,15 +291,16 @@ std::optional<std::string> ChecksumCombineRaw(ChecksumAlgorithm algorithm, std::
   }
   switch (algorithm) {
     case ChecksumAlgorithm::kCrc32:
-      return BigEndian(Crc32Combine(FromBigEndian<uint32_t>(raw_a),
-                                    FromBigEndian<uint32_t>(raw_b), length_b));
+      return BigEndian(
+          Crc32Combine(FromBigEndian<uint32_t>(raw_a), FromBigEndian<uint32_t>(raw_b), length_b));
     case ChecksumAlgorithm::kCrc32c:
-      return BigEndian(Crc32cCombine(FromBigEndian<uint32_t>(raw_a),
-                                     FromBigEndian<uint32_t>(raw_b), length_b));
+      return BigEndian(
+          Crc32cCombine(FromBigEndian<uint32_t>(raw_a), FromBigEndian<uint32_t>(raw_b), length_b));
     case ChecksumAlgorithm::kCrc64Nvme:
       return BigEndian(Crc64NvmeCombine(FromBigEndian<uint64_t>(raw_a),
                                         FromBigEndian<uint64_t>(raw_b), length_b));
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 

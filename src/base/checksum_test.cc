@@ -83,16 +83,22 @@ TEST(ChecksumTest, CombinedPartCrcsEqualCrcOfConcatenationForRandomSplits) {
     for (auto& part : parts) {
       size_t n = 0;
       switch (rng() % 4) {
-        case 0: n = 0; break;
-        case 1: n = 1 + rng() % 8; break;
-        default: n = rng() % 3000; break;
+        case 0:
+          n = 0;
+          break;
+        case 1:
+          n = 1 + rng() % 8;
+          break;
+        default:
+          n = rng() % 3000;
+          break;
       }
       part.resize(n);
       for (auto& c : part) c = static_cast<char>(rng());
       whole += part;
     }
-    for (auto alg : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
-                     ChecksumAlgorithm::kCrc64Nvme}) {
+    for (auto alg :
+         {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kCrc64Nvme}) {
       std::string combined = ChecksumRaw(alg, "");
       for (const auto& part : parts) {
         auto next = ChecksumCombineRaw(alg, combined, ChecksumRaw(alg, part), part.size());

@@ -231,7 +231,8 @@ Result<MultipartUpload> FakeObjectStore::GetMultipart(std::string_view bucket,
   MUON_RETURN_IF_ERROR(EnterLocked(FakeOp::kGetMultipart));
   MUON_ASSIGN_OR_RETURN(Bucket * b, BucketLocked(bucket));
   auto it = b->uploads.find(upload_id);
-  if (it == b->uploads.end()) return Status::NotFound(fmt::format("upload '{}' does not exist", upload_id));
+  if (it == b->uploads.end())
+    return Status::NotFound(fmt::format("upload '{}' does not exist", upload_id));
   return it->second.info;
 }
 

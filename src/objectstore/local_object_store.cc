@@ -157,7 +157,8 @@ PutOptions OptionsFromJson(const json& j) {
   if (j.contains("checksums")) o.checksums = ChecksumsFromJson(j["checksums"]);
   // Uploads created before these were kept have neither: composite.
   o.checksum_algorithm = ChecksumFromName(Str(j, "checksum_algorithm"));
-  o.checksum_type = ChecksumTypeFromName(Str(j, "checksum_type")).value_or(ChecksumType::kComposite);
+  o.checksum_type =
+      ChecksumTypeFromName(Str(j, "checksum_type")).value_or(ChecksumType::kComposite);
   return o;
 }
 
@@ -196,9 +197,9 @@ ObjectMeta MetaFromJson(const json& j) {
     }
   }
   // Objects stored before the type was kept: multipart ones are composite.
-  m.checksum_type = ChecksumTypeFromName(Str(j, "checksum_type"))
-                        .value_or(m.part_sizes.empty() ? ChecksumType::kFullObject
-                                                       : ChecksumType::kComposite);
+  m.checksum_type =
+      ChecksumTypeFromName(Str(j, "checksum_type"))
+          .value_or(m.part_sizes.empty() ? ChecksumType::kFullObject : ChecksumType::kComposite);
   return m;
 }
 
@@ -997,8 +998,7 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
     meta.checksum_type = ChecksumType::kFullObject;
   } else {
     for (const auto& [alg, concatenated] : part_sums) {
-      meta.checksums[alg] =
-          fmt::format("{}-{}", ChecksumBase64(alg, concatenated), parts.size());
+      meta.checksums[alg] = fmt::format("{}-{}", ChecksumBase64(alg, concatenated), parts.size());
     }
     meta.checksum_type = ChecksumType::kComposite;
   }

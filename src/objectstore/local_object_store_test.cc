@@ -443,9 +443,9 @@ TEST_F(LocalObjectStoreTest, FullObjectUploadCombinesPartCrcsAcrossRestart) {
   EXPECT_EQ(kept->options.checksum_type, ChecksumType::kFullObject);
   std::string a = Payload("a", 1000), b = Payload("b", 37);
   // Part 1 comes with its checksum, part 2 without: the store computes it.
-  auto p1 = store_->PutPart("bkt", u->upload_id, 1, a,
-                            {{ChecksumAlgorithm::kCrc64Nvme,
-                              ChecksumBase64(ChecksumAlgorithm::kCrc64Nvme, a)}});
+  auto p1 = store_->PutPart(
+      "bkt", u->upload_id, 1, a,
+      {{ChecksumAlgorithm::kCrc64Nvme, ChecksumBase64(ChecksumAlgorithm::kCrc64Nvme, a)}});
   auto p2 = store_->PutPart("bkt", u->upload_id, 2, b, {});
   ASSERT_TRUE(p1.ok() && p2.ok());
   EXPECT_EQ(p2->checksums.at(ChecksumAlgorithm::kCrc64Nvme),
@@ -487,8 +487,8 @@ TEST_F(LocalObjectStoreTest, ObjectsWithoutStoredChecksumTypeReadAsBefore) {
     u32(static_cast<uint32_t>(meta.size()));
     u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(meta.data()), meta.size())));
     file += meta + data;
-    ASSERT_TRUE(env_.WriteFileAtomic(std::string(kDir) + "/buckets/bkt/objects/" +
-                                         ObjectFileName(key), file)
+    ASSERT_TRUE(env_.WriteFileAtomic(
+                        std::string(kDir) + "/buckets/bkt/objects/" + ObjectFileName(key), file)
                     .ok());
   };
   write_old("old-multi",

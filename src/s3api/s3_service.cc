@@ -1209,7 +1209,8 @@ Reply S3Service::Impl::CreateMultipart(Ctx& ctx) {
   }
   if (!type_name.empty()) {
     auto type = objectstore::ChecksumTypeFromName(Upper(type_name));
-    if (!type) return Err(400, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
+    if (!type)
+      return Err(400, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
     if (!alg) {
       return Err(400, "InvalidRequest",
                  "The x-amz-checksum-type header can only be used with the "
@@ -1219,7 +1220,7 @@ Reply S3Service::Impl::CreateMultipart(Ctx& ctx) {
   } else if (alg) {
     // S3's defaults: CRC64NVME only combines; the others default to composite.
     o.checksum_type = *alg == ChecksumAlgorithm::kCrc64Nvme ? ChecksumType::kFullObject
-                                                             : ChecksumType::kComposite;
+                                                            : ChecksumType::kComposite;
   }
   if (alg) {
     // FULL_OBJECT needs a CRC; CRC64NVME is never composite.
@@ -1345,7 +1346,8 @@ Reply S3Service::Impl::CompleteMultipart(Ctx& ctx) {
   for (const auto& [alg, v] : meta->checksums) {
     Add(x.root(), ("Checksum" + std::string(ChecksumName(alg))).c_str(), v);
   }
-  if (!meta->checksums.empty()) Add(x.root(), "ChecksumType", ChecksumTypeName(meta->checksum_type));
+  if (!meta->checksums.empty())
+    Add(x.root(), "ChecksumType", ChecksumTypeName(meta->checksum_type));
   return XmlResponse(200, x.str());
 }
 
@@ -1376,7 +1378,8 @@ std::optional<S3Error> S3Service::Impl::CheckCompleteChecksums(
     }
   }
   for (const auto& [name, value] : ctx.req->headers) {
-    if (name.size() <= 15 || !EqualsIgnoreCase(std::string_view(name).substr(0, 15), "x-amz-checksum-")) {
+    if (name.size() <= 15 ||
+        !EqualsIgnoreCase(std::string_view(name).substr(0, 15), "x-amz-checksum-")) {
       continue;
     }
     std::string suffix = Lower(std::string_view(name).substr(15));

@@ -1,8 +1,8 @@
 #include "s3api/s3_service.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <fmt/format.h>
 #include <pugixml.hpp>
 
 #include "auth/aws_chunked.h"
@@ -149,8 +149,8 @@ class S3ServiceTest : public ::testing::Test {
                           std::vector<http::Header> headers = {}) {
     std::string xml = "<CompleteMultipartUpload>";
     for (size_t i = 0; i < etags.size(); ++i) {
-      xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1,
-                         etags[i]);
+      xml +=
+          fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
     }
     xml += "</CompleteMultipartUpload>";
     return Call("POST", fmt::format("/bkt/{}?uploadId={}", key, id), xml, std::move(headers));
@@ -382,15 +382,15 @@ const std::string kPartTwo = "the last part of a muon batch file\n";
 
 TEST_F(S3ServiceTest, FullObjectUploadStoresCombinedCrcAndReturnsItWithItsType) {
   http::Response init;
-  const std::string id = CreateUpload("big", {{"x-amz-checksum-algorithm", "CRC32"},
-                                              {"x-amz-checksum-type", "FULL_OBJECT"}},
-                                      &init);
+  const std::string id = CreateUpload(
+      "big", {{"x-amz-checksum-algorithm", "CRC32"}, {"x-amz-checksum-type", "FULL_OBJECT"}},
+      &init);
   ASSERT_FALSE(id.empty()) << init.body;
   EXPECT_EQ(HeaderOf(init, "x-amz-checksum-algorithm"), "CRC32");
   EXPECT_EQ(HeaderOf(init, "x-amz-checksum-type"), "FULL_OBJECT");
-  const std::string e1 = UploadPart(
-      "big", id, 1, PartOne(),
-      {{"x-amz-checksum-crc32", ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne())}});
+  const std::string e1 =
+      UploadPart("big", id, 1, PartOne(),
+                 {{"x-amz-checksum-crc32", ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne())}});
   http::Response part2;
   const std::string e2 = UploadPart("big", id, 2, kPartTwo, {}, &part2);
   // A part sent without a checksum gets the upload's, computed.
@@ -401,10 +401,11 @@ TEST_F(S3ServiceTest, FullObjectUploadStoresCombinedCrcAndReturnsItWithItsType) 
   EXPECT_EQ(XmlValue(list, "ListPartsResult", "ChecksumType"), "FULL_OBJECT");
 
   const std::string whole = ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne() + kPartTwo);
-  auto done = Complete("big", id, {e1, e2},
-                       {{"x-amz-checksum-crc32", whole},
-                        {"x-amz-checksum-type", "FULL_OBJECT"},
-                        {"x-amz-mp-object-size", std::to_string(PartOne().size() + kPartTwo.size())}});
+  auto done =
+      Complete("big", id, {e1, e2},
+               {{"x-amz-checksum-crc32", whole},
+                {"x-amz-checksum-type", "FULL_OBJECT"},
+                {"x-amz-mp-object-size", std::to_string(PartOne().size() + kPartTwo.size())}});
   ASSERT_EQ(done.status, 200) << done.body;
   EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumCRC32"), whole);
   EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumType"), "FULL_OBJECT");
@@ -420,8 +421,8 @@ TEST_F(S3ServiceTest, FullObjectUploadStoresCombinedCrcAndReturnsItWithItsType) 
 }
 
 TEST_F(S3ServiceTest, WrongFullObjectChecksumIsBadDigestAndStoresNothing) {
-  const std::string id = CreateUpload("big", {{"x-amz-checksum-algorithm", "CRC32C"},
-                                              {"x-amz-checksum-type", "FULL_OBJECT"}});
+  const std::string id = CreateUpload(
+      "big", {{"x-amz-checksum-algorithm", "CRC32C"}, {"x-amz-checksum-type", "FULL_OBJECT"}});
   ASSERT_FALSE(id.empty());
   const std::string e1 = UploadPart("big", id, 1, PartOne());
   const std::string e2 = UploadPart("big", id, 2, kPartTwo);
@@ -434,8 +435,7 @@ TEST_F(S3ServiceTest, WrongFullObjectChecksumIsBadDigestAndStoresNothing) {
   // The type the upload was not created with, and a wrong total size.
   EXPECT_EQ(Code(Complete("big", id, {e1, e2}, {{"x-amz-checksum-type", "COMPOSITE"}})),
             "BadDigest");
-  EXPECT_EQ(Code(Complete("big", id, {e1, e2}, {{"x-amz-mp-object-size", "5"}})),
-            "InvalidRequest");
+  EXPECT_EQ(Code(Complete("big", id, {e1, e2}, {{"x-amz-mp-object-size", "5"}})), "InvalidRequest");
   EXPECT_EQ(Code(Complete("big", id, {e1, e2},
                           {{"x-amz-checksum-crc32",
                             ChecksumBase64(ChecksumAlgorithm::kCrc32, PartOne() + kPartTwo)}})),
@@ -450,18 +450,18 @@ TEST_F(S3ServiceTest, WrongFullObjectChecksumIsBadDigestAndStoresNothing) {
 
 TEST_F(S3ServiceTest, ChecksumTypeThatCannotHoldIsRefusedAtCreate) {
   http::Response r;
-  EXPECT_EQ(CreateUpload("k", {{"x-amz-checksum-algorithm", "SHA256"},
-                               {"x-amz-checksum-type", "FULL_OBJECT"}},
-                         &r),
-            "");
+  EXPECT_EQ(
+      CreateUpload("k",
+                   {{"x-amz-checksum-algorithm", "SHA256"}, {"x-amz-checksum-type", "FULL_OBJECT"}},
+                   &r),
+      "");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Code(r), "InvalidRequest");
   CreateUpload("k", {{"x-amz-checksum-algorithm", "SHA1"}, {"x-amz-checksum-type", "FULL_OBJECT"}},
                &r);
   EXPECT_EQ(Code(r), "InvalidRequest");
-  CreateUpload("k", {{"x-amz-checksum-algorithm", "CRC64NVME"},
-                     {"x-amz-checksum-type", "COMPOSITE"}},
-               &r);
+  CreateUpload(
+      "k", {{"x-amz-checksum-algorithm", "CRC64NVME"}, {"x-amz-checksum-type", "COMPOSITE"}}, &r);
   EXPECT_EQ(Code(r), "InvalidRequest");
   CreateUpload("k", {{"x-amz-checksum-type", "FULL_OBJECT"}}, &r);
   EXPECT_EQ(Code(r), "InvalidRequest");
@@ -497,8 +497,9 @@ TEST_F(S3ServiceTest, CompositeUploadIsUnchanged) {
   auto done = Complete("k", id, {e1, e2});
   ASSERT_EQ(done.status, 200) << done.body;
   const std::string composite =
-      ChecksumBase64(ChecksumAlgorithm::kCrc32, ChecksumRaw(ChecksumAlgorithm::kCrc32, PartOne()) +
-                                                    ChecksumRaw(ChecksumAlgorithm::kCrc32, kPartTwo)) +
+      ChecksumBase64(ChecksumAlgorithm::kCrc32,
+                     ChecksumRaw(ChecksumAlgorithm::kCrc32, PartOne()) +
+                         ChecksumRaw(ChecksumAlgorithm::kCrc32, kPartTwo)) +
       "-2";
   EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumCRC32"), composite);
   EXPECT_EQ(XmlValue(done, "CompleteMultipartUploadResult", "ChecksumType"), "COMPOSITE");
