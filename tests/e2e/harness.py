@@ -141,14 +141,16 @@ class CliResult:
 class Server:
     """One `muonpipe serve` process on a data dir; restartable on the same dir and port."""
 
-    def __init__(self, workdir, data_dir=None, port=None, extra_args=(), tls=None):
-        """tls: (cert_path, key_path) to serve HTTPS; clients then trust cert_path."""
+    def __init__(self, workdir, data_dir=None, port=None, extra_args=(), tls=None, env=None):
+        """tls: (cert_path, key_path) to serve HTTPS; clients then trust cert_path.
+        env: variables added to the server's environment (e.g. LD_PRELOAD of a fake clock)."""
         self.workdir = workdir
         self.tls = tls
         self.data_dir = data_dir or os.path.join(workdir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = port or free_port()
         self.extra_args = list(extra_args)
+        self.env = dict(env or {})
         self.proc = None
         self.starts = 0
         self.log_path = os.path.join(workdir, "server.log")
@@ -184,6 +186,7 @@ class Server:
         if self.tls:
             argv += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(self.env)
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, cwd=self.workdir)
         self.wait_healthy()
@@ -290,13 +293,14 @@ class Server:
                               verify=self.tls[0] if self.tls else None)
 
     def aws(self, *args, binary_raw=True, timeout=CLI_TIMEOUT, credentials_file=None,
-            config_file=None):
+            config_file=None, env=None):
         """Run `aws --endpoint-url ... ARGS` and return a CliResult (rc, stdout, stderr, json).
 
         With CLI v2, --cli-binary-format raw-in-base64-out is passed so blob arguments (--data,
-        Data in --records) are raw bytes as with CLI v1.
+        Data in --records) are raw bytes as with CLI v1. env: variables added to the CLI's
+        environment (e.g. the server's fake clock, so that both sign and verify at one time).
         """
-        env = _cli_base_env()
+        env = dict(_cli_base_env(), **(env or {}))
         env["AWS_SHARED_CREDENTIALS_FILE"] = credentials_file or self.credentials_path
         if config_file:
             env["AWS_CONFIG_FILE"] = config_file
@@ -352,10 +356,14 @@ class ServerTestCase(unittest.TestCase):
 
     server_args = ()
 
+    def server_env(self):
+        """Variables added to the server's environment; self.workdir exists when this is called."""
+        return {}
+
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="muonpipe-e2e-")
         self.addCleanup(self._remove_workdir)
-        self.server = Server(self.workdir, extra_args=self.server_args)
+        self.server = Server(self.workdir, extra_args=self.server_args, env=self.server_env())
         self.addCleanup(self._stop_server)
         self.server.start()
         self.kinesis = self.server.client()
