@@ -2,7 +2,8 @@
 # Installs everything muonpipe needs to build, run and test, from Debian 12
 # packages only. Idempotent: installs only what is missing; safe to re-run.
 #   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also the test peers (AWS CLI, boto3, openssl)
+#   scripts/install-deps.sh --test   also the test peers (AWS CLI, boto3, openssl, PostgreSQL,
+#                                    libfaketime)
 #   scripts/install-deps.sh --bench  also the benchmark tools (fio for bench/run_s3.sh)
 set -euo pipefail
 
@@ -18,6 +19,9 @@ want=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   want+=(openssl postgresql)  # postgresql: the registry tests' second backend (start-postgres.sh)
+  # faketime (libfaketime): tests/e2e/test_expiry.py runs the server on a clock it moves, to see
+  # 900-second credentials and 15-minute console sessions end without waiting for them.
+  want+=(faketime)
   # The AWS CLI and boto3 are real peers in the end-to-end tests. A machine that
   # already has them (e.g. a newer pip-installed boto3) keeps its own.
   command -v aws >/dev/null 2>&1 || want+=(awscli)
