@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 
 # Components whose tests exercise threads: the server, the log's committer,
 # the services that answer from committer callbacks, delivery workers, the
-# registry (concurrent writers over one connection and over two).
-TSAN_TARGETS=(http_test streamlog_test kinesis_test registry_test)
+# registry (concurrent writers over one connection and over two), the identity
+# store's snapshot reloader, the audit log's writer, S3's worker pool, the
+# usage source's HTTP fetches, Env and SigV4 used from many threads.
+TSAN_TARGETS=(http_test streamlog_test kinesis_test registry_test identity_test audit_test
+              s3api_test plan_test base_test auth_test)
 for t in objectstore_test delivery_test; do
   if [ -d "src/${t%_test}" ] && ls "src/${t%_test}"/*_test.cc >/dev/null 2>&1; then
     TSAN_TARGETS+=("$t")
