@@ -136,25 +136,18 @@ Status AuditLog::FlushLocked() {
   int64_t now = clock_->NowSeconds();
   bool new_hour = file_ && now / 3600 != file_opened_at_ / 3600;
   bool full = file_ && file_->Size() > 0 && file_->Size() + chunk.size() > options_.max_file_bytes;
-  if (!file_ || broken_ || new_hour || full) {
-    if (Status s = Roll(); !s.ok()) {
-      // Keep the records for the next attempt (within the buffer's bound).
-      std::lock_guard lock(mu_);
-      if (chunk.size() + buffer_.size() <= options_.max_buffered_bytes) {
-        chunk.append(buffer_);
-        buffer_.swap(chunk);
-      } else {
-        DroppedCounter()->Add();
-      }
-      return s;
-    }
-  }
-  Status s = file_->Append(chunk);
-  if (!s.ok()) {
+  Status s = Status::Ok();
+  if (!file_ || broken_ || new_hour || full) s = Roll();
+  if (s.ok()) {
+    s = file_->Append(chunk);
     // Part of the chunk may be in the file; the last of it may be a torn
     // line. The next flush starts a new file with the chunk again (records
     // that did reach the old file then appear twice, with the same eventID).
-    broken_ = true;
+    if (!s.ok()) broken_ = true;
+  }
+  if (!s.ok()) {
+    // Keep the records, ahead of those recorded since, for the next attempt
+    // (within the buffer's bound).
     std::lock_guard lock(mu_);
     if (chunk.size() + buffer_.size() <= options_.max_buffered_bytes) {
       chunk.append(buffer_);

@@ -348,6 +348,21 @@ TEST(AuditLogTest, AFailedWriteMovesToANewFileAndLosesNoRecord) {
   EXPECT_EQ(AllNames(&env, "/a"), (std::vector<std::string>{"One", "Two", "Three"}));
 }
 
+TEST(AuditLogTest, AFileThatCannotBeCreatedLosesNoRecord) {
+  auto mem = NewMemEnv();
+  FaultInjectionEnv env(mem.get());
+  FakeClock clock(kStart * kSecond);
+  auto log = AuditLog::Open("/a", ManualSync(), &env, &clock);
+  ASSERT_TRUE(log.ok());
+  (*log)->Record(SampleEvent(clock, "One"));
+  env.SetFilesystemActive(false);
+  EXPECT_FALSE((*log)->Sync().ok());
+  env.SetFilesystemActive(true);
+  (*log)->Record(SampleEvent(clock, "Two"));
+  ASSERT_TRUE((*log)->Sync().ok());
+  EXPECT_EQ(AllNames(&env, "/a"), (std::vector<std::string>{"One", "Two"}));
+}
+
 TEST(AuditLogTest, RecordsBeyondTheBufferBoundAreDroppedAndCounted) {
   auto env = NewMemEnv();
   FakeClock clock;
