@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/static_credential_store.h"
+#include "auth/test_util.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "registry/test_util.h"
@@ -79,18 +80,18 @@ class RegistryApiTest : public ::testing::TestWithParam<std::string> {
   Reply Call(std::string method, std::string target, const Json& body = Json(),
              std::string if_match = "", std::string service = "muonpipe", bool sign = true) {
     http::Client client({.host = "127.0.0.1", .port = server_->port()});
-    std::string path = target.substr(0, target.find('?'));
-    std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
-    std::string payload = body.is_null() ? "" : body.dump();
-    std::vector<std::pair<std::string, std::string>> headers = {
-        {"Host", fmt::format("127.0.0.1:{}", server_->port())}};
-    if (!payload.empty()) headers.emplace_back("Content-Type", "application/json");
+    std::vector<http::Header> headers;
+    if (!body.is_null()) headers.emplace_back("Content-Type", "application/json");
     if (!if_match.empty()) headers.emplace_back("If-Match", if_match);
+    http::Request req = auth::testing::MakeRequest(method, target,
+                                                   body.is_null() ? "" : body.dump(), headers,
+                                                   fmt::format("127.0.0.1:{}", server_->port()));
     if (sign) {
-      auth::Sign(method, path, query, headers, payload, creds_,
-                 {.region = "ap-southeast-2", .service = service, .now_seconds = Clock::Real()->NowSeconds()});
+      auth::testing::SignRequest(req, creds_,
+                                 {.region = "ap-southeast-2", .service = service,
+                                  .now_seconds = Clock::Real()->NowSeconds()});
     }
-    auto r = client.Send(method, target, headers, payload);
+    auto r = client.Send(req.method, req.target, req.headers, req.body);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     Reply out;
     if (!r.ok()) return out;

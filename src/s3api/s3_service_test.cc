@@ -7,6 +7,7 @@
 
 #include "auth/aws_chunked.h"
 #include "auth/static_credential_store.h"
+#include "auth/test_util.h"
 #include "base/checksum.h"
 #include "objectstore/local_object_store.h"
 #include "s3api/lifecycle.h"
@@ -59,26 +60,14 @@ class S3ServiceTest : public ::testing::Test {
   http::Request MakeRequest(const std::string& method, const std::string& target,
                             std::string body = "",
                             std::vector<http::Header> headers = {}) {
-    http::Request r;
-    r.method = method;
-    r.target = target;
-    auto q = target.find('?');
-    r.path = target.substr(0, q);
-    r.query = q == std::string::npos ? "" : target.substr(q + 1);
-    r.headers = std::move(headers);
-    r.headers.emplace_back("Host", "127.0.0.1:4566");
-    r.body = std::move(body);
-    return r;
+    return auth::testing::MakeRequest(method, target, std::move(body), std::move(headers));
   }
 
   void SignRequest(http::Request& r, bool content_sha = true) {
-    auth::SignOptions so;
-    so.region = kRegion;
-    so.service = "s3";
-    so.now_seconds = clock_.NowSeconds();
-    so.add_content_sha256_header = content_sha;
-    so.s3_style_path = true;
-    auth::Sign(r.method, r.path, r.query, r.headers, r.body, creds_, so);
+    auth::testing::SignRequest(r, creds_,
+                               {.region = kRegion, .service = "s3",
+                                .now_seconds = clock_.NowSeconds(),
+                                .add_content_sha256_header = content_sha, .s3_style_path = true});
   }
 
   http::Response Call(const std::string& method, const std::string& target, std::string body = "",
