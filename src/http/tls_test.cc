@@ -33,6 +33,18 @@ class TlsTest : public ::testing::Test {
     return o;
   }
 
+  // A TLS client of `server`. With `verify_peer` it checks the certificate
+  // against the system trust store, which the self-signed one is not in.
+  static Client TlsClient(const Server& server, bool verify_peer = false,
+                          int timeout_seconds = 10) {
+    ClientOptions c;
+    c.port = server.port();
+    c.tls = true;
+    c.verify_peer = verify_peer;
+    c.timeout_seconds = timeout_seconds;
+    return Client(c);
+  }
+
   testing::TempDir dir_;
   std::string cert_;
   std::string key_;
@@ -48,13 +60,7 @@ TEST_F(TlsTest, RoundTripOverTls) {
   });
   ASSERT_TRUE(server.ok()) << server.status().ToString();
 
-  ClientOptions c;
-  c.host = "127.0.0.1";
-  c.port = (*server)->port();
-  c.tls = true;
-  c.verify_peer = false;
-  c.timeout_seconds = 10;
-  Client client(c);
+  Client client = TlsClient(**server);
   for (int i = 0; i < 3; ++i) {
     auto r = client.Send("PUT", "/secure", {{"Expect", "100-continue"}}, "data");
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -74,13 +80,7 @@ TEST_F(TlsTest, StreamedBodyOverTls) {
     respond(std::move(r));
   });
   ASSERT_TRUE(server.ok()) << server.status().ToString();
-  ClientOptions c;
-  c.host = "127.0.0.1";
-  c.port = (*server)->port();
-  c.tls = true;
-  c.verify_peer = false;
-  c.timeout_seconds = 30;
-  Client client(c);
+  Client client = TlsClient(**server, /*verify_peer=*/false, /*timeout_seconds=*/30);
   for (int i = 0; i < 2; ++i) {
     auto r = client.Send("GET", "/big");
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -95,13 +95,7 @@ TEST_F(TlsTest, StreamedBodyOverTls) {
 TEST_F(TlsTest, VerifyingClientRejectsSelfSignedCertificate) {
   auto server = Server::Start(Options(), [](Request&&, Responder respond) { respond(Response{}); });
   ASSERT_TRUE(server.ok()) << server.status().ToString();
-  ClientOptions c;
-  c.host = "127.0.0.1";
-  c.port = (*server)->port();
-  c.tls = true;
-  c.verify_peer = true;
-  c.timeout_seconds = 10;
-  Client client(c);
+  Client client = TlsClient(**server, /*verify_peer=*/true);
   auto r = client.Send("GET", "/");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
@@ -114,11 +108,7 @@ TEST_F(TlsTest, PlainHttpToTlsPortIsClosedAndServerSurvives) {
   ASSERT_TRUE(raw.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_TRUE(raw.WaitClosed(milliseconds(5000)));
 
-  ClientOptions c;
-  c.port = (*server)->port();
-  c.tls = true;
-  c.verify_peer = false;
-  Client client(c);
+  Client client = TlsClient(**server, /*verify_peer=*/false, /*timeout_seconds=*/30);
   auto r = client.Send("GET", "/");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 }
