@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <vector>
 
 #include "auth/credentials_file.h"
 #include "base/log.h"
@@ -315,8 +316,12 @@ http::Response StsService::AssumeRole(const query::Request& request, const auth:
   trust_request.context = iam::PolicyAuthorizer::ContextFor(trust_caller, info, clock_->NowNanos());
   iam::NamedPolicy named{role->arn, std::move(trust).value()};
   iam::EvaluationResult decision = iam::EvaluateResourcePolicy(trust_request, named);
+  // AWS within one account: the trust policy must allow (an explicit deny in
+  // it refuses), and an explicit deny in the caller's identity policies
+  // refuses too. A trust policy naming the caller's ARN itself is enough
+  // without an identity policy's allow; one that trusts the account (or
+  // everyone) needs the identity policies to allow as well.
   if (!decision.allowed()) return Fail(denied, request_id);
-  // Named in the trust policy itself, the caller needs no identity policy.
   bool named_directly = false;
   if (decision.statement) {
     for (const iam::Statement& st : named.policy.statements) {
@@ -326,10 +331,17 @@ http::Response StsService::AssumeRole(const query::Request& request, const auth:
       }
     }
   }
-  if (!named_directly) {
-    Status s = authorizer_->Authorize(trust_caller, "sts:AssumeRole", role->arn);
-    if (s.code() == StatusCode::kPermissionDenied) return Fail(denied, request_id);
-    if (!s.ok()) return Fail(Internal(s), request_id);
+  Status identity_decision = authorizer_->Authorize(trust_caller, "sts:AssumeRole", role->arn);
+  if (identity_decision.code() == StatusCode::kPermissionDenied) {
+    if (!named_directly) return Fail(denied, request_id);
+    // The authorizer does not say whether its denial was explicit; the
+    // caller's own identity policies do.
+    std::vector<const iam::NamedPolicy*> own;
+    for (const auto& policy : info.policies) own.push_back(policy.get());
+    iam::EvaluationResult mine = iam::Evaluate(trust_request, own);
+    if (mine.decision == iam::Decision::kExplicitDeny) return Fail(denied, request_id);
+  } else if (!identity_decision.ok()) {
+    return Fail(Internal(identity_decision), request_id);
   }
 
   std::string assumed_arn =

@@ -13,9 +13,11 @@
 //    aws:MultiFactorAuthPresent / aws:MultiFactorAuthAge.
 //  - AssumeRole: the role's trust policy decides (iam::EvaluateResourcePolicy,
 //    action sts:AssumeRole, with the caller's context and, when SerialNumber
-//    and TokenCode verify, MFA present). Unless the allowing trust statement
-//    names the caller's ARN itself, the caller's identity policies must also
-//    allow sts:AssumeRole on the role. DurationSeconds 900..the role's
+//    and TokenCode verify, MFA present) and must allow. An explicit deny in
+//    the trust policy or in the caller's identity policies refuses. Unless
+//    the allowing trust statement names the caller's ARN itself, the
+//    caller's identity policies must also allow sts:AssumeRole on the role
+//    (AWS's evaluation within one account). DurationSeconds 900..the role's
 //    MaxSessionDuration (default 3600). The session's principal is
 //    arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION and its policies are the
 //    role's. Its MFA time is that of the code given, else the caller's own.

@@ -349,6 +349,42 @@ TEST_F(AssumeRoleTest, AccountTrustNeedsAnIdentityPolicyToo) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+TEST_F(AssumeRoleTest, ExplicitDenyInIdentityPolicyRefusesEvenWhenTrustNamesTheUser) {
+  ASSERT_TRUE(
+      store_
+          ->CreatePolicy(
+              "NoOps", "/",
+              R"({"Version":"2012-10-17","Statement":[{"Sid":"NeverOps","Effect":"Deny","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/ops"}]})",
+              "")
+          .ok());
+  auth::Credentials denied_user = NewUser("ann", "NoOps");
+  auth::Credentials named_only = NewUser("olga", "");
+  CreateRole(
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::000000000000:user/ann","arn:aws:iam::000000000000:user/olga"]},"Action":"sts:AssumeRole"}]})");
+  std::string call = std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn;
+  auto refused = Call(denied_user, call);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_EQ(refused->Code(), "AccessDenied");
+  // Named in the trust policy and without any identity policy: the trust policy suffices.
+  auto r = Call(named_only, call);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+TEST_F(AssumeRoleTest, ExplicitDenyInTrustPolicyWinsOverAnAllow) {
+  ASSERT_TRUE(
+      store_
+          ->CreatePolicy(
+              "AssumeOps", "/",
+              R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::000000000000:role/ops"}]})",
+              "")
+          .ok());
+  auth::Credentials user = NewUser("olga", "AssumeOps");
+  CreateRole(
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/olga"},"Action":"sts:AssumeRole"}]})");
+  auto r = Call(user, std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn);
+  EXPECT_EQ(r->Code(), "AccessDenied") << r->body;
+}
+
 TEST_F(AssumeRoleTest, DurationIsBoundByTheRolesMaximum) {
   auth::Credentials user = NewUser("olga", "");
   CreateRole(TrustUser("olga", false), 3600);
