@@ -241,7 +241,12 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   audit::AuditingAuthorizer authorizer(&bootstrap_authorizer, audit_log->get(), clock,
                                        audit_identity);
   audit::CloudTrailApi cloudtrail{env, audit_dir, audit_log->get(), &authorizer};
-  identity::StsService sts(id_store, &authorizer, &session_tokens, clock, {f.region});
+  // STS records each of its calls once itself, so it asks the authorizer
+  // beneath the recording one.
+  identity::StsService sts(id_store, &bootstrap_authorizer, &session_tokens, clock,
+                           {.region = f.region,
+                            .audit = audit_log->get(),
+                            .audit_identity = audit_identity});
   identity::IamService iam(id_store, &authorizer, {.region = f.region});
   // Console sign-in (docs/console.md) against the same identity store.
   auto console_directory = console::NewIdentityStoreDirectory(id_store);
@@ -378,20 +383,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     }
     // The Query protocol: STS, and IAM by its credential scope.
     if (identity::IsStsRequest(req)) {
-      // STS actions need no permission, so no authorizer records them:
-      // each authenticated call is recorded here (AccessDenied when refused).
-      query::Serve({.signing_name = "sts", .xmlns = identity::kStsXmlns,
-                    .version = identity::kStsVersion},
-                   &identities, clock, f.region, std::move(req), std::move(respond),
-                   [&](const query::Request& r, const auth::Caller& caller,
-                       std::string_view request_id) {
-                     http::Response reply = sts.Handle(r, caller, request_id);
-                     Status outcome = reply.status == 403 ? Status::PermissionDenied("denied")
-                                                          : Status::Ok();
-                     (*audit_log)->Record(audit::DecisionEvent(caller, "sts:" + r.action, "*",
-                                                               outcome, *clock, audit_identity));
-                     return reply;
-                   });
+      identity::ServeSts(&sts, &identities, clock, std::move(req), std::move(respond));
       return;
     }
     if (identity::IsIamRequest(req)) {

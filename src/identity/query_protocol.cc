@@ -455,7 +455,7 @@ Error ErrorOfAuthFailure(const auth::AuthFailure& f) {
 
 http::Response Handle(const Service& service, const auth::Identities* identities,
                       const Clock* clock, std::string_view region, const http::Request& request,
-                      const Call& call) {
+                      const Call& call, const Refused& refused) {
   std::string request_id = NewRequestId();
   auto fail = [&](const Error& e) { return ErrorReply(service.xmlns, e, request_id); };
   auto outcome = auth::AuthenticateHttp(
@@ -470,11 +470,15 @@ http::Response Handle(const Service& service, const auth::Identities* identities
                outcome.failure.message);
     return fail(e);
   }
+  auto refuse = [&](const Request& r, const Error& e) {
+    if (refused) refused(r, outcome.caller, e, request_id);
+    return fail(e);
+  };
   auto parsed = ParseRequest(request);
-  if (!parsed.ok()) return fail(MalformedQueryString(parsed.status().message()));
-  if (parsed->action.empty()) return fail(MissingAction());
+  if (!parsed.ok()) return refuse({}, MalformedQueryString(parsed.status().message()));
+  if (parsed->action.empty()) return refuse(*parsed, MissingAction());
   if (!parsed->version.empty() && parsed->version != service.version) {
-    return fail(InvalidAction(parsed->action, parsed->version));
+    return refuse(*parsed, InvalidAction(parsed->action, parsed->version));
   }
   return call(*parsed, outcome.caller, request_id);
 }

@@ -187,15 +187,20 @@ struct Service {
 };
 using Call = std::function<http::Response(const Request& request, const auth::Caller& caller,
                                           std::string_view request_id)>;
+// Told of an authenticated request refused before `call` (a malformed query,
+// no Action, another Version): the parsed request as far as it parsed, and
+// the error answered.
+using Refused = std::function<void(const Request& request, const auth::Caller& caller,
+                                   const Error& error, std::string_view request_id)>;
 // The reply to one request, on the calling thread. `identities` and `clock`
 // must outlive the call.
 http::Response Handle(const Service& service, const auth::Identities* identities,
                       const Clock* clock, std::string_view region, const http::Request& request,
-                      const Call& call);
+                      const Call& call, const Refused& refused = nullptr);
 inline void Serve(const Service& service, const auth::Identities* identities, const Clock* clock,
                   std::string_view region, http::Request&& request, http::Responder respond,
-                  const Call& call) {
-  respond(Handle(service, identities, clock, region, request, call));
+                  const Call& call, const Refused& refused = nullptr) {
+  respond(Handle(service, identities, clock, region, request, call, refused));
 }
 
 }  // namespace muon::query

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <vector>
 
+#include "audit/auditing_authorizer.h"
 #include "auth/credentials_file.h"
 #include "base/log.h"
 #include "iam/evaluator.h"
@@ -52,8 +53,8 @@ bool MatchesPattern(std::string_view s, std::string_view extra_chars) {
   });
 }
 
-http::Response Fail(const query::Error& e, std::string_view request_id) {
-  return query::ErrorReply(kStsXmlns, e, request_id);
+StsReply Fail(const query::Error& e, std::string_view request_id) {
+  return {query::ErrorReply(kStsXmlns, e, request_id), e};
 }
 
 query::Error Internal(const Status& s) {
@@ -108,6 +109,45 @@ StsService::StsService(IdentityStore* store, const auth::Authorizer* authorizer,
 
 http::Response StsService::Handle(const query::Request& request, const auth::Caller& caller,
                                   std::string_view request_id) {
+  StsReply answer = Dispatch(request, caller, request_id);
+  Record(request, caller, answer.error ? &*answer.error : nullptr);
+  return std::move(answer.reply);
+}
+
+void StsService::Record(const query::Request& request, const auth::Caller& caller,
+                        const query::Error* error) const {
+  if (options_.audit == nullptr) return;
+  options_.audit->Record(StsCallEvent(request, caller, error, *clock_, options_.audit_identity));
+}
+
+audit::Event StsCallEvent(const query::Request& request, const auth::Caller& caller,
+                          const query::Error* error, const Clock& clock,
+                          const audit::IdentityOptions& identity) {
+  audit::Event e =
+      audit::DecisionEvent(caller, "sts:" + request.action, "*", Status::Ok(), clock, identity);
+  const query::Params& p = request.params;
+  // CloudTrail's requestParameters names for what each call asked.
+  for (auto [param, name] : {std::pair<std::string_view, std::string_view>{"RoleArn", "roleArn"},
+                             {"RoleSessionName", "roleSessionName"},
+                             {"DurationSeconds", "durationSeconds"},
+                             {"SerialNumber", "serialNumber"}}) {
+    if (const std::string* v = p.Find(param)) e.request_parameters.emplace_back(name, *v);
+  }
+  if (request.action == "AssumeRole") {
+    if (const std::string* role = p.Find("RoleArn"); role && audit::ResourceTypeOf(*role) ==
+                                                                 "AWS::IAM::Role") {
+      e.resources.push_back({*role, "AWS::IAM::Role"});
+    }
+  }
+  if (error != nullptr) {
+    e.error_code = error->code;
+    e.error_message = error->message;
+  }
+  return e;
+}
+
+StsReply StsService::Dispatch(const query::Request& request, const auth::Caller& caller,
+                              std::string_view request_id) {
   if (request.action == "GetCallerIdentity") return GetCallerIdentity(caller, request_id);
   if (request.action == "GetSessionToken") return GetSessionToken(request, caller, request_id);
   if (request.action == "AssumeRole") return AssumeRole(request, caller, request_id);
@@ -141,7 +181,7 @@ void WriteCredentials(query::XmlWriter& w, const Session& s) {
 }
 }  // namespace
 
-http::Response StsService::GetCallerIdentity(const auth::Caller& caller,
+StsReply StsService::GetCallerIdentity(const auth::Caller& caller,
                                              std::string_view request_id) {
   const std::string& account = store_->account_id();
   std::string user_id = caller.access_key_id;
@@ -207,7 +247,7 @@ std::optional<int64_t> VerifyMfa(IdentityStore* store, const query::Params& para
 }
 }  // namespace
 
-http::Response StsService::GetSessionToken(const query::Request& request,
+StsReply StsService::GetSessionToken(const query::Request& request,
                                            const auth::Caller& caller,
                                            std::string_view request_id) {
   if (caller.temporary_credentials) {
@@ -238,7 +278,7 @@ http::Response StsService::GetSessionToken(const query::Request& request,
                       [&](query::XmlWriter& w) { WriteCredentials(w, *session); });
 }
 
-http::Response StsService::AssumeRole(const query::Request& request, const auth::Caller& caller,
+StsReply StsService::AssumeRole(const query::Request& request, const auth::Caller& caller,
                                       std::string_view request_id) {
   const query::Params& p = request.params;
   const std::string& account = store_->account_id();
@@ -368,7 +408,9 @@ http::Response HandleSts(StsService* sts, const auth::Identities* identities, co
       sts->options().region, request,
       [sts](const query::Request& r, const auth::Caller& caller, std::string_view request_id) {
         return sts->Handle(r, caller, request_id);
-      });
+      },
+      [sts](const query::Request& r, const auth::Caller& caller, const query::Error& error,
+            std::string_view) { sts->Record(r, caller, &error); });
 }
 
 std::optional<auth::KeyOwner> StoreIdentities::OwnerOf(std::string_view access_key_id) const {

@@ -28,6 +28,8 @@
 #include <string>
 #include <string_view>
 
+#include "audit/audit_log.h"
+#include "audit/event.h"
 #include "auth/authorizer.h"
 #include "auth/identities.h"
 #include "base/clock.h"
@@ -47,28 +49,58 @@ bool IsStsRequest(const http::Request& request);
 
 struct StsOptions {
   std::string region = "ap-southeast-2";
+  // Where the record of every authenticated call goes (nullptr: none), and
+  // how its caller is named there. A call refused by authentication is not
+  // STS's to record: auth::SetAuthFailureObserver's observer records it.
+  audit::Sink* audit = nullptr;
+  audit::IdentityOptions audit_identity;
 };
+
+// A reply and, when it is an ErrorResponse, the error it carries.
+struct StsReply {
+  StsReply(http::Response r) : reply(std::move(r)) {}  // NOLINT(google-explicit-constructor)
+  StsReply(http::Response r, query::Error e) : reply(std::move(r)), error(std::move(e)) {}
+  http::Response reply;
+  std::optional<query::Error> error;
+};
+
+// The audit record of one authenticated STS call: eventSource
+// sts.amazonaws.com, eventName the action, the parameters naming what was
+// asked for (never a token code), the role as resource for AssumeRole, and
+// errorCode/errorMessage of the error answered (`error` nullptr: success).
+audit::Event StsCallEvent(const query::Request& request, const auth::Caller& caller,
+                          const query::Error* error, const Clock& clock,
+                          const audit::IdentityOptions& identity);
 
 class StsService {
  public:
   // Everything passed must outlive the service. `tokens` issues the session
-  // tokens StoreIdentities later recognises.
+  // tokens StoreIdentities later recognises. `authorizer` decides
+  // AssumeRole's identity-policy step; it should not record decisions
+  // itself, since each call is recorded once, here (options.audit).
   StsService(IdentityStore* store, const auth::Authorizer* authorizer, const SessionTokens* tokens,
              const Clock* clock, StsOptions options);
 
-  // One authenticated request: runs the action and returns its reply (an
-  // ErrorResponse on failure).
+  // One authenticated request: runs the action, records it (one record,
+  // with the error code of the reply when it failed) and returns its reply
+  // (an ErrorResponse on failure).
   http::Response Handle(const query::Request& request, const auth::Caller& caller,
                         std::string_view request_id);
+  // Records an authenticated request refused before its action ran
+  // (query::Refused: a malformed query, no Action, another Version).
+  void Record(const query::Request& request, const auth::Caller& caller,
+              const query::Error* error) const;
 
   const StsOptions& options() const { return options_; }
 
  private:
-  http::Response GetCallerIdentity(const auth::Caller& caller, std::string_view request_id);
-  http::Response GetSessionToken(const query::Request& request, const auth::Caller& caller,
-                                 std::string_view request_id);
-  http::Response AssumeRole(const query::Request& request, const auth::Caller& caller,
-                            std::string_view request_id);
+  StsReply Dispatch(const query::Request& request, const auth::Caller& caller,
+                    std::string_view request_id);
+  StsReply GetCallerIdentity(const auth::Caller& caller, std::string_view request_id);
+  StsReply GetSessionToken(const query::Request& request, const auth::Caller& caller,
+                           std::string_view request_id);
+  StsReply AssumeRole(const query::Request& request, const auth::Caller& caller,
+                      std::string_view request_id);
   // Stores a new session and writes its Credentials element.
   Result<Session> NewSession(std::string principal_arn, std::string policy_principal_arn,
                              std::string source_identity, int64_t duration_seconds,
@@ -82,7 +114,8 @@ class StsService {
 };
 
 // Answers one STS request through query::Handle (authentication, parsing,
-// errors in STS's shape). `sts` and `identities` must outlive it.
+// errors in STS's shape), recording it as StsService::Handle says.
+// `sts` and `identities` must outlive it.
 http::Response HandleSts(StsService* sts, const auth::Identities* identities, const Clock* clock,
                          const http::Request& request);
 inline void ServeSts(StsService* sts, const auth::Identities* identities, const Clock* clock,

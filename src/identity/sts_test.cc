@@ -5,6 +5,10 @@
 
 #include <pugixml.hpp>
 
+#include <mutex>
+#include <vector>
+
+#include "audit/auditing_authorizer.h"
 #include "auth/http_auth.h"
 #include "base/clock.h"
 #include "iam/policy_authorizer.h"
@@ -34,6 +38,22 @@ struct Reply {
   }
 };
 
+class FakeSink final : public audit::Sink {
+ public:
+  void Record(const audit::Event& e) override {
+    std::lock_guard lock(mu_);
+    events_.push_back(e);
+  }
+  std::vector<audit::Event> Take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(events_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<audit::Event> events_;
+};
+
 class StsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,8 +67,18 @@ class StsTest : public ::testing::Test {
     store_ = std::move(store).value();
     authorizer_ = std::make_unique<iam::PolicyAuthorizer>(store_->policies(), &clock_);
     identities_ = std::make_unique<StoreIdentities>(store_.get(), &tokens_);
+    StsOptions options;
+    options.region = kRegion;
+    options.audit = &sink_;
+    options.audit_identity = AuditIdentity();
     sts_ = std::make_unique<StsService>(store_.get(), authorizer_.get(), &tokens_, &clock_,
-                                        StsOptions{kRegion});
+                                        std::move(options));
+  }
+
+  static audit::IdentityOptions AuditIdentity() {
+    audit::IdentityOptions o;
+    o.account_id = kAccount;
+    return o;
   }
 
   std::string PolicyArn(std::string_view name) {
@@ -128,6 +158,7 @@ class StsTest : public ::testing::Test {
   static constexpr char kStream[] =
       "arn:aws:kinesis:ap-southeast-2:000000000000:stream/muonpipe-live";
 
+  FakeSink sink_;
   FakeClock clock_{kStart * 1'000'000'000};
   SessionTokens tokens_{std::string(32, 'k')};
   std::unique_ptr<IdentityStore> store_;
@@ -170,6 +201,74 @@ TEST_F(StsTest, UnsignedAndUnknownKeysGetStsErrorShapes) {
   EXPECT_EQ(unknown->status, 403);
   EXPECT_EQ(unknown->Code(), "InvalidClientTokenId");
   EXPECT_EQ(unknown->Type(), "Sender");
+}
+
+// Failed authentications reach serve's auth-failure observer, not STS; with
+// the observer serve installs, every call leaves exactly one record.
+class StsAuditTest : public StsTest {
+ protected:
+  void SetUp() override {
+    StsTest::SetUp();
+    auth::SetAuthFailureObserver([this](const auth::AuthFailureNotice& n) {
+      sink_.Record(audit::AuthFailureEvent(n, clock_, AuditIdentity()));
+    });
+  }
+  void TearDown() override { auth::SetAuthFailureObserver(nullptr); }
+
+  // The one record `params` (signed with `c`) leaves, checked to be STS's.
+  audit::Event OneRecord(const auth::Credentials& c, std::string params) {
+    sink_.Take();
+    auto reply = Call(c, std::move(params));
+    std::vector<audit::Event> events = sink_.Take();
+    EXPECT_EQ(events.size(), 1u) << reply->body;
+    if (events.empty()) return {};
+    EXPECT_EQ(events[0].event_source, "sts.amazonaws.com");
+    EXPECT_EQ(events[0].error_code, reply->status == 200 ? "" : reply->Code()) << reply->body;
+    return events[0];
+  }
+};
+
+TEST_F(StsAuditTest, EachCallIsRecordedOnceWithTheErrorCodeOfItsReply) {
+  auth::Credentials user = NewUser("dev1", "Device");
+  audit::Event ok = OneRecord(user, "Action=GetCallerIdentity");
+  EXPECT_EQ(ok.event_name, "GetCallerIdentity");
+  EXPECT_EQ(ok.error_code, "");
+  EXPECT_EQ(ok.user.type, "IAMUser");
+  EXPECT_EQ(ok.user.user_name, "dev1");
+  EXPECT_TRUE(ok.read_only);
+
+  audit::Event invalid = OneRecord(user, "Action=GetSessionToken&DurationSeconds=10");
+  EXPECT_EQ(invalid.event_name, "GetSessionToken");
+  EXPECT_EQ(invalid.error_code, "ValidationError");
+  EXPECT_NE(invalid.error_message.find("greater than or equal to 900"), std::string::npos);
+
+  EXPECT_EQ(OneRecord(user, "Action=GetFederationToken&Name=x").error_code, "InvalidAction");
+
+  audit::Event unknown = OneRecord({"AKIANOSUCHKEY0000000", "x", ""}, "Action=GetCallerIdentity");
+  EXPECT_EQ(unknown.error_code, "InvalidClientTokenId");
+  EXPECT_EQ(unknown.event_name, "GetCallerIdentity");
+
+  auth::Credentials session =
+      Call(user, "Action=GetSessionToken&DurationSeconds=900")->Credentials("GetSessionToken");
+  EXPECT_EQ(OneRecord(session, "Action=GetSessionToken").error_code, "AccessDenied");
+  clock_.AdvanceSeconds(900);
+  EXPECT_EQ(OneRecord(session, "Action=GetCallerIdentity").error_code, "ExpiredToken");
+}
+
+TEST_F(StsAuditTest, RequestsRefusedBeforeTheirActionAreRecordedOnce) {
+  sink_.Take();
+  http::Response resp = HandleSts(sts_.get(), identities_.get(), &clock_,
+                                  Signed(admin_, "Action=GetCallerIdentity&Version=2010-05-08"));
+  std::vector<audit::Event> events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].error_code, "InvalidAction");
+  EXPECT_EQ(events[0].event_name, "GetCallerIdentity");
+  EXPECT_NE(resp.body.find("<RequestId>" + events[0].request_id + "</RequestId>"),
+            std::string::npos);
+  HandleSts(sts_.get(), identities_.get(), &clock_, Signed(admin_, "Version=2011-06-15"));
+  events = sink_.Take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].error_code, "MissingAction");
 }
 
 TEST_F(StsTest, SessionTokenWithoutMfaIsTemporaryWithoutMfa) {
@@ -383,6 +482,33 @@ TEST_F(AssumeRoleTest, ExplicitDenyInTrustPolicyWinsOverAnAllow) {
       R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/olga"},"Action":"sts:AssumeRole"}]})");
   auto r = Call(user, std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn);
   EXPECT_EQ(r->Code(), "AccessDenied") << r->body;
+}
+
+TEST_F(AssumeRoleTest, EachAssumeRoleIsRecordedOnceWithTheRoleAsResource) {
+  auth::Credentials olga = NewUser("olga", "");
+  auth::Credentials ann = NewUser("ann", "");
+  CreateRole(TrustUser("olga", false));
+  std::string call = std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn;
+  sink_.Take();
+  ASSERT_EQ(Call(olga, call)->status, 200);
+  ASSERT_EQ(Call(ann, call)->Code(), "AccessDenied");
+  std::vector<audit::Event> events = sink_.Take();
+  ASSERT_EQ(events.size(), 2u);
+  for (const audit::Event& e : events) {
+    EXPECT_EQ(e.event_source, "sts.amazonaws.com");
+    EXPECT_EQ(e.event_name, "AssumeRole");
+    EXPECT_FALSE(e.read_only);
+    ASSERT_EQ(e.resources.size(), 1u);
+    EXPECT_EQ(e.resources[0].arn, kRoleArn);
+    EXPECT_EQ(e.resources[0].type, "AWS::IAM::Role");
+    EXPECT_EQ(e.request_parameters,
+              (std::vector<std::pair<std::string, std::string>>{{"roleArn", kRoleArn},
+                                                                {"roleSessionName", "s1"}}));
+  }
+  EXPECT_EQ(events[0].user.user_name, "olga");
+  EXPECT_EQ(events[0].error_code, "");
+  EXPECT_EQ(events[1].user.user_name, "ann");
+  EXPECT_EQ(events[1].error_code, "AccessDenied");
 }
 
 TEST_F(AssumeRoleTest, DurationIsBoundByTheRolesMaximum) {
