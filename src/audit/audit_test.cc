@@ -131,6 +131,36 @@ TEST(EventTest, AssumedRoleWithMfaCarriesSessionContext) {
   EXPECT_EQ(UsernameOf(e.user), "alice");
 }
 
+TEST(EventTest, UserSessionWithMfaIsAnIamUserWithItsCreationDate) {
+  FakeClock clock(kStart * kSecond);
+  auth::Caller c;
+  c.access_key_id = "ASIAEXAMPLE";
+  c.principal_arn = "arn:aws:iam::000000000000:user/alice";
+  c.temporary_credentials = true;
+  c.mfa_authenticated_at = kStart - 60;
+  c.session_created_at = kStart - 30;
+  Json j = Json::parse(ToJson(DecisionEvent(c, "kinesis:ListStreams", "*", Status::Ok(), clock, {})));
+  const Json& u = j["userIdentity"];
+  EXPECT_EQ(u["type"], "IAMUser");
+  EXPECT_EQ(u["userName"], "alice");
+  EXPECT_EQ(u["accessKeyId"], "ASIAEXAMPLE");
+  EXPECT_FALSE(u["sessionContext"].contains("sessionIssuer"));
+  EXPECT_EQ(u["sessionContext"]["attributes"]["mfaAuthenticated"], "true");
+  EXPECT_EQ(u["sessionContext"]["attributes"]["creationDate"], "2023-11-14T22:12:50Z");
+}
+
+TEST(EventTest, SessionOfUnknownCreationHasNoCreationDateRatherThanItsMfaTime) {
+  FakeClock clock(kStart * kSecond);
+  auth::Caller c;
+  c.access_key_id = "ASIAEXAMPLE";
+  c.principal_arn = "arn:aws:iam::000000000000:user/alice";
+  c.temporary_credentials = true;
+  c.mfa_authenticated_at = kStart - 60;
+  Json j = Json::parse(ToJson(DecisionEvent(c, "kinesis:ListStreams", "*", Status::Ok(), clock, {})));
+  EXPECT_EQ(j["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "true");
+  EXPECT_FALSE(j["userIdentity"]["sessionContext"]["attributes"].contains("creationDate"));
+}
+
 TEST(EventTest, BootstrapAdministratorIsRecordedAsRoot) {
   FakeClock clock;
   IdentityOptions o;

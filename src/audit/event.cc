@@ -149,7 +149,6 @@ UserIdentity IdentityOf(const auth::Caller& caller, const IdentityOptions& optio
   u.temporary = caller.temporary_credentials;
   u.mfa_authenticated = caller.mfa_authenticated_at.has_value();
   u.creation_date = caller.session_created_at;
-  if (u.temporary && !u.creation_date) u.creation_date = caller.mfa_authenticated_at;
   u.type = "Unknown";
   if (auto a = SplitArn(caller.principal_arn)) {
     if (!a->account.empty()) u.account_id = std::string(a->account);

@@ -463,7 +463,7 @@ Status IdentityStore::Impl::Reload() {
     roles = std::move(r.rows);
     MUON_ASSIGN_OR_RETURN(
         auto ss, tx.Query("SELECT access_key_id, secret, session_token, principal_arn, "
-                          "expiration, mfa_authenticated_at FROM identity_sessions "
+                          "expiration, mfa_authenticated_at, created_at FROM identity_sessions "
                           "WHERE expiration > :v1",
                           {clock->NowSeconds()}));
     sessions = std::move(ss.rows);
@@ -548,6 +548,7 @@ Status IdentityStore::Impl::Reload() {
     e.key.principal_arn = AsText(row[3]);
     e.key.temporary = true;
     e.key.mfa_authenticated_at = OptInt(row[5]);
+    e.key.created_at = OptInt(row[6]);
     e.expiration = AsInt(row[4]);
     next->keys[AsText(row[0])] = std::move(e);
   }
@@ -1567,10 +1568,12 @@ Status IdentityStore::PutSession(const Session& s) {
     if (n > 0) return Status::AlreadyExists(fmt::format("session key {} exists", s.credentials.access_key_id));
     return tx.Exec("INSERT INTO identity_sessions (access_key_id, secret, session_token, "
                    "principal_arn, policy_principal_arn, source_identity, expiration, "
-                   "mfa_authenticated_at) VALUES (:v1, :v2, :v3, :v4, :v5, :v6, :v7, :v8)",
+                   "mfa_authenticated_at, created_at) VALUES (:v1, :v2, :v3, :v4, :v5, :v6, :v7, "
+                   ":v8, :v9)",
                    {s.credentials.access_key_id, s.credentials.secret_access_key,
                     s.credentials.session_token, s.principal_arn, s.policy_principal_arn,
-                    s.source_identity, s.expiration, Nullable(s.mfa_authenticated_at)})
+                    s.source_identity, s.expiration, Nullable(s.mfa_authenticated_at),
+                    Nullable(s.created_at)})
         .status();
   }, [&](Snapshot& snap) {
     KeyEntry e;
@@ -1578,6 +1581,7 @@ Status IdentityStore::PutSession(const Session& s) {
     e.key.principal_arn = s.principal_arn;
     e.key.temporary = true;
     e.key.mfa_authenticated_at = s.mfa_authenticated_at;
+    e.key.created_at = s.created_at;
     e.expiration = s.expiration;
     snap.keys[s.credentials.access_key_id] = std::move(e);
   });

@@ -150,6 +150,9 @@ struct Session {
   std::string source_identity;       // the user who obtained it
   int64_t expiration = 0;            // Unix seconds
   std::optional<int64_t> mfa_authenticated_at;
+  // When it was issued (Unix seconds); nullopt only for sessions stored by a
+  // muonpipe that did not keep it.
+  std::optional<int64_t> created_at;
 };
 
 // Who signed a request, as the edges and the authorizer need it.
@@ -158,6 +161,7 @@ struct ResolvedKey {
   std::string principal_arn;
   bool temporary = false;
   std::optional<int64_t> mfa_authenticated_at;
+  std::optional<int64_t> created_at;  // sessions: when issued
 };
 
 struct ListOptions {

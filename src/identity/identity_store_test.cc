@@ -590,6 +590,7 @@ TEST_P(IdentityStoreTest, SessionsResolveUntilExpiry) {
   s.source_identity = "alice";
   s.expiration = clock_.NowSeconds() + 900;
   s.mfa_authenticated_at = clock_.NowSeconds() - 5;
+  s.created_at = clock_.NowSeconds() - 3;
   ASSERT_TRUE(store_->PutSession(s).ok());
   EXPECT_EQ(store_->PutSession(s).code(), StatusCode::kAlreadyExists);
   auto r = store_->Resolve(s.credentials.access_key_id);
@@ -598,6 +599,12 @@ TEST_P(IdentityStoreTest, SessionsResolveUntilExpiry) {
   EXPECT_EQ(r->credentials.session_token, "token-token");
   EXPECT_EQ(r->principal_arn, s.principal_arn);
   EXPECT_EQ(r->mfa_authenticated_at, s.mfa_authenticated_at);
+  EXPECT_EQ(r->created_at, s.created_at);
+  // As loaded from the database by another server.
+  auto loaded = OpenStore()->Resolve(s.credentials.access_key_id);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->mfa_authenticated_at, s.mfa_authenticated_at);
+  EXPECT_EQ(loaded->created_at, s.created_at);
   clock_.AdvanceSeconds(899);
   EXPECT_TRUE(store_->credentials()->Lookup(s.credentials.access_key_id).has_value());
   clock_.AdvanceSeconds(1);

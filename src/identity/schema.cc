@@ -97,7 +97,10 @@ std::vector<Migration> Migrations() {
           "CREATE INDEX identity_sessions_expiration ON identity_sessions (expiration)",
           "CREATE TABLE identity_server_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL)",
       }};
-  return {v1};
+  // When each session was issued (CloudTrail's creationDate); NULL for
+  // sessions stored before the column existed.
+  Migration v2{2, {"ALTER TABLE identity_sessions ADD COLUMN created_at BIGINT"}};
+  return {v1, v2};
 }
 
 Result<int> ReadVersion(Tx& tx) {

@@ -7,7 +7,7 @@
 
 namespace muon::identity {
 
-inline constexpr int kIdentitySchemaVersion = 1;
+inline constexpr int kIdentitySchemaVersion = 2;
 
 // Brings the identity tables to kIdentitySchemaVersion. FailedPrecondition
 // when the database is newer than this binary (it is then left untouched).

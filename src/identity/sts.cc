@@ -160,7 +160,8 @@ Result<Session> StsService::NewSession(std::string principal_arn, std::string po
   Session s;
   s.credentials = auth::GenerateAccessKey();
   s.credentials.access_key_id.replace(0, 4, "ASIA");
-  s.expiration = clock_->NowSeconds() + duration_seconds;
+  s.created_at = clock_->NowSeconds();
+  s.expiration = *s.created_at + duration_seconds;
   s.credentials.session_token = tokens_->Issue(s.credentials.access_key_id, s.expiration);
   s.principal_arn = std::move(principal_arn);
   s.policy_principal_arn = std::move(policy_principal_arn);
@@ -416,8 +417,12 @@ http::Response HandleSts(StsService* sts, const auth::Identities* identities, co
 std::optional<auth::KeyOwner> StoreIdentities::OwnerOf(std::string_view access_key_id) const {
   auto resolved = store_->Resolve(access_key_id);
   if (!resolved) return std::nullopt;
-  return auth::KeyOwner{resolved->principal_arn, resolved->temporary,
-                        resolved->mfa_authenticated_at};
+  auth::KeyOwner owner;
+  owner.principal_arn = resolved->principal_arn;
+  owner.temporary = resolved->temporary;
+  owner.mfa_authenticated_at = resolved->mfa_authenticated_at;
+  owner.session_created_at = resolved->created_at;
+  return owner;
 }
 
 bool StoreIdentities::IsExpiredSession(std::string_view access_key_id,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
 #include <mutex>
@@ -509,6 +510,48 @@ TEST_F(AssumeRoleTest, EachAssumeRoleIsRecordedOnceWithTheRoleAsResource) {
   EXPECT_EQ(events[0].error_code, "");
   EXPECT_EQ(events[1].user.user_name, "ann");
   EXPECT_EQ(events[1].error_code, "AccessDenied");
+}
+
+TEST_F(AssumeRoleTest, SessionRecordsCarryTheirTypeMfaAndCreationDate) {
+  auth::Credentials olga = NewUser("olga", "", /*mfa=*/true);
+  CreateRole(TrustUser("olga", true));
+  auto mfa_session = Call(olga, "Action=GetSessionToken&SerialNumber=" + serial_ +
+                                    "&TokenCode=" + CodeNow());
+  ASSERT_EQ(mfa_session->status, 200) << mfa_session->body;
+  auth::Credentials user_session = mfa_session->Credentials("GetSessionToken");
+  EXPECT_EQ(identities_->OwnerOf(user_session.access_key_id)->session_created_at, kStart);
+
+  clock_.AdvanceSeconds(100);
+  auto assumed =
+      Call(user_session, std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn);
+  ASSERT_EQ(assumed->status, 200) << assumed->body;
+  auth::Credentials role_session = assumed->Credentials("AssumeRole");
+  auto owner = identities_->OwnerOf(role_session.access_key_id);
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(owner->session_created_at, kStart + 100);
+  EXPECT_EQ(owner->mfa_authenticated_at, kStart) << "the MFA of the session it was assumed with";
+
+  clock_.AdvanceSeconds(50);
+  sink_.Take();
+  ASSERT_EQ(Call(user_session, "Action=GetCallerIdentity")->status, 200);
+  ASSERT_EQ(Call(role_session, "Action=GetCallerIdentity")->status, 200);
+  std::vector<audit::Event> events = sink_.Take();
+  ASSERT_EQ(events.size(), 2u);
+  auto user = nlohmann::json::parse(audit::ToJson(events[0]))["userIdentity"];
+  EXPECT_EQ(user["type"], "IAMUser");
+  EXPECT_EQ(user["userName"], "olga");
+  EXPECT_EQ(user["accessKeyId"], user_session.access_key_id);
+  EXPECT_FALSE(user["sessionContext"].contains("sessionIssuer"));
+  EXPECT_EQ(user["sessionContext"]["attributes"]["mfaAuthenticated"], "true");
+  EXPECT_EQ(user["sessionContext"]["attributes"]["creationDate"], "2026-11-28T05:00:00Z");
+  auto role = nlohmann::json::parse(audit::ToJson(events[1]))["userIdentity"];
+  EXPECT_EQ(role["type"], "AssumedRole");
+  EXPECT_EQ(role["arn"], "arn:aws:sts::000000000000:assumed-role/ops/s1");
+  EXPECT_EQ(role["sessionContext"]["sessionIssuer"]["type"], "Role");
+  EXPECT_EQ(role["sessionContext"]["sessionIssuer"]["arn"], kRoleArn);
+  EXPECT_EQ(role["sessionContext"]["sessionIssuer"]["userName"], "ops");
+  EXPECT_EQ(role["sessionContext"]["attributes"]["mfaAuthenticated"], "true");
+  EXPECT_EQ(role["sessionContext"]["attributes"]["creationDate"], "2026-11-28T05:01:40Z");
 }
 
 TEST_F(AssumeRoleTest, DurationIsBoundByTheRolesMaximum) {
