@@ -1,6 +1,8 @@
 """The audit log of the real server: calls made with boto3 and the AWS CLI appear in
-`aws cloudtrail lookup-events` and in `muonpipe audit`, refused and unauthenticated calls too."""
+`aws cloudtrail lookup-events` and in `muonpipe audit`, refused and unauthenticated calls too,
+STS calls once each, and requests made with session credentials in CloudTrail's shapes."""
 
+import calendar
 import json
 import os
 import subprocess
@@ -10,6 +12,9 @@ import unittest
 import botocore.exceptions
 
 from harness import MUONPIPE_BIN, ServerTestCase, error_code
+from test_access_control import totp
+
+ACCOUNT = "000000000000"
 
 WAIT = 30.0  # seconds any bounded wait may take
 
@@ -128,6 +133,100 @@ class AuditTest(ServerTestCase):
                  for x in self.lookup(("EventName", "CreateStream"))]
         self.assertEqual(names, ["after", "before"])
         self.assertGreaterEqual(len(os.listdir(os.path.join(self.server.data_dir, "audit"))), 2)
+
+    def record(self, event):
+        return json.loads(event["CloudTrailEvent"])
+
+    def test_sts_calls_and_session_requests_are_recorded_in_cloudtrails_shapes(self):
+        iam = self.server.client("iam")
+        iam.create_user(UserName="olga")
+        k = iam.create_access_key(UserName="olga")["AccessKey"]
+        d = iam.create_virtual_mfa_device(VirtualMFADeviceName="olga")["VirtualMFADevice"]
+        seed, serial = d["Base32StringSeed"], d["SerialNumber"]
+        now = time.time()
+        if now % 30 > 27:  # keep both codes inside the server's window
+            time.sleep(30 - now % 30 + 0.1)
+            now = time.time()
+        iam.enable_mfa_device(UserName="olga", SerialNumber=serial,
+                              AuthenticationCode1=totp(seed, now - 30),
+                              AuthenticationCode2=totp(seed, now))
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": "arn:aws:iam::%s:user/olga" % ACCOUNT}}]}
+        role_arn = iam.create_role(RoleName="field-ops",
+                                   AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        long_term = self.server.credentials_file("olga", k["AccessKeyId"], k["SecretAccessKey"])
+
+        # A refused call: one record with the error code of its reply.
+        bad = self.server.aws("sts", "get-session-token", "--serial-number", serial,
+                              credentials_file=long_term)
+        self.assertNotEqual(bad.rc, 0, bad)
+        self.assertIn("AccessDenied", bad.stderr)
+        refused = self.lookup(("EventName", "GetSessionToken"))
+        self.assertEqual(len(refused), 1, refused)
+        self.assertEqual(self.record(refused[0])["errorCode"], "AccessDenied")
+        self.assertEqual(refused[0]["EventSource"], "sts.amazonaws.com")
+
+        r = self.server.aws("sts", "get-session-token", "--duration-seconds", "900",
+                            "--serial-number", serial, "--token-code", totp(seed, now + 30),
+                            credentials_file=long_term)
+        self.assertEqual(r.rc, 0, r)
+        c = r.json["Credentials"]
+        # Issued 900 s before it expires.
+        issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+            calendar.timegm(time.strptime(c["Expiration"][:19], "%Y-%m-%dT%H:%M:%S")) - 900))
+        mfa_session = self.server.credentials_file("olga-mfa", c["AccessKeyId"],
+                                                   c["SecretAccessKey"], c["SessionToken"])
+        self.assertEqual(self.server.aws("sts", "get-caller-identity",
+                                         credentials_file=mfa_session).rc, 0)
+
+        # Assumed with the MFA session: the role's session is an AssumedRole.
+        r = self.server.aws("sts", "assume-role", "--role-arn", role_arn,
+                            "--role-session-name", "olga-ops", credentials_file=mfa_session)
+        self.assertEqual(r.rc, 0, r)
+        rc = r.json["Credentials"]
+        role_session = self.server.credentials_file("olga-ops", rc["AccessKeyId"],
+                                                    rc["SecretAccessKey"], rc["SessionToken"])
+        self.assertEqual(self.server.aws("sts", "get-caller-identity",
+                                         credentials_file=role_session).rc, 0)
+        denied = self.server.aws("sts", "assume-role", "--role-arn",
+                                 "arn:aws:iam::%s:role/no-such-role" % ACCOUNT,
+                                 "--role-session-name", "x1", credentials_file=mfa_session)
+        self.assertNotEqual(denied.rc, 0, denied)
+        too_long = self.server.aws("sts", "assume-role", "--role-arn", role_arn,
+                                   "--role-session-name", "x2", "--duration-seconds", "7200",
+                                   credentials_file=mfa_session)
+        self.assertIn("ValidationError", too_long.stderr)
+
+        assumed = [self.record(x) for x in self.lookup(("EventName", "AssumeRole"))]
+        self.assertEqual(len(assumed), 3, assumed)  # one record per call, newest first
+        self.assertEqual([x.get("errorCode") for x in assumed],
+                         ["ValidationError", "AccessDenied", None])
+        self.assertEqual(assumed[2]["eventSource"], "sts.amazonaws.com")
+        self.assertEqual(assumed[2]["requestParameters"],
+                         {"roleArn": role_arn, "roleSessionName": "olga-ops"})
+        self.assertEqual(assumed[2]["resources"][0]["type"], "AWS::IAM::Role")
+
+        by_user_session = self.lookup(("AccessKeyId", c["AccessKeyId"]))
+        self.assertEqual(sorted(x["EventName"] for x in by_user_session),
+                         ["AssumeRole", "AssumeRole", "AssumeRole", "GetCallerIdentity"])
+        for e in by_user_session:
+            u = self.record(e)["userIdentity"]
+            self.assertEqual(u["type"], "IAMUser")
+            self.assertEqual(u["userName"], "olga")
+            self.assertEqual(u["sessionContext"]["attributes"],
+                             {"mfaAuthenticated": "true", "creationDate": issued})
+
+        by_role_session = self.lookup(("AccessKeyId", rc["AccessKeyId"]))
+        self.assertEqual([x["EventName"] for x in by_role_session], ["GetCallerIdentity"])
+        u = self.record(by_role_session[0])["userIdentity"]
+        self.assertEqual(u["type"], "AssumedRole")
+        self.assertEqual(u["arn"], "arn:aws:sts::%s:assumed-role/field-ops/olga-ops" % ACCOUNT)
+        self.assertEqual(u["sessionContext"]["sessionIssuer"]["arn"], role_arn)
+        self.assertEqual(u["sessionContext"]["sessionIssuer"]["userName"], "field-ops")
+        self.assertEqual(u["sessionContext"]["attributes"]["mfaAuthenticated"], "true")
+        self.assertIn("creationDate", u["sessionContext"]["attributes"])
+        self.assertEqual(by_role_session[0]["Username"], "olga-ops")
 
 
 if __name__ == "__main__":
