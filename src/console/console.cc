@@ -95,9 +95,13 @@ struct Console::Impl {
     int64_t last_seen = 0;
     std::optional<int64_t> mfa_at;
   };
+  // A sign-in between its factors and its session.
+  enum class Step { kMfaCode, kNewPassword };
   struct Pending {
     std::string user;
     int64_t expires_at = 0;
+    Step step = Step::kMfaCode;
+    bool mfa = false;  // a code was given (kNewPassword)
   };
   struct Failures {
     std::deque<int64_t> times;
@@ -151,28 +155,75 @@ struct Console::Impl {
            now >= s.created_at + options.absolute_timeout_seconds;
   }
 
+  auth::Caller CallerOf(const Session& s) const {
+    auth::Caller c;
+    c.principal_arn = s.arn;
+    c.access_key_id = s.handle;
+    c.temporary_credentials = true;
+    c.mfa_authenticated_at = s.mfa_at;
+    c.session_created_at = s.created_at;
+    return c;
+  }
+  audit::IdentityOptions AuditIdentity() const {
+    audit::IdentityOptions o;
+    o.account_id = options.account_id;
+    return o;
+  }
+  audit::Event NewEvent(const http::Request& req) const {
+    audit::Event e;
+    e.event_time_nanos = clock->NowNanos();
+    e.region = options.region;
+    e.source_ip = req.remote_ip;
+    e.user_agent = std::string(req.Header("User-Agent"));
+    e.user.account_id = options.account_id;
+    e.event_id = NewUuid();
+    e.request_id = NewUuid();
+    return e;
+  }
+
+  // CloudTrail's sign-in event reference names no sign-out event; ours is
+  // ConsoleLogout, beside ConsoleLogin.
+  void AuditSignOut(const http::Request& req, const Session& s) {
+    if (!audit) return;
+    audit::Event e = NewEvent(req);
+    e.event_type = std::string(audit::kConsoleSignIn);
+    e.event_source = "signin.amazonaws.com";
+    e.event_name = "ConsoleLogout";
+    e.user = audit::IdentityOf(CallerOf(s), AuditIdentity());
+    e.response_elements = {{"ConsoleLogout", "Success"}};
+    audit->Record(e);
+  }
+
+  // The password change a PasswordResetRequired profile demands, recorded as
+  // IAM's ChangePassword by the user, with the error code IAM's edge would
+  // answer (AccessDenied, PasswordPolicyViolation; empty on success).
+  void AuditPasswordChange(const http::Request& req, const std::string& user,
+                           const std::string& arn, std::string_view error_code,
+                           std::string_view message) {
+    if (!audit) return;
+    audit::Event e = NewEvent(req);
+    e.event_source = "iam.amazonaws.com";
+    e.event_name = "ChangePassword";
+    auth::Caller c;
+    c.principal_arn = arn;
+    e.user = audit::IdentityOf(c, AuditIdentity());
+    e.user.user_name = user;
+    e.error_code = std::string(error_code);
+    e.error_message = std::string(message);
+    audit->Record(e);
+  }
+
   // `session` is the new session on success, null on failure.
   void Audit(const http::Request& req, std::string_view user, const Session* session,
              bool mfa_used, std::string_view message) {
     const bool success = session != nullptr;
     if (!audit) return;
-    audit::Event e;
-    e.event_time_nanos = clock->NowNanos();
+    audit::Event e = NewEvent(req);
     e.event_type = std::string(audit::kConsoleSignIn);
     e.event_source = "signin.amazonaws.com";
     e.event_name = "ConsoleLogin";
-    e.region = options.region;
-    e.source_ip = req.remote_ip;
-    e.user_agent = std::string(req.Header("User-Agent"));
-    e.user.account_id = options.account_id;
     if (success) {
-      auth::Caller c;
-      c.principal_arn = session->arn;
-      c.access_key_id = session->handle;
-      c.temporary_credentials = true;
-      c.mfa_authenticated_at = session->mfa_at;
-      c.session_created_at = session->created_at;
-      e.user = audit::IdentityOf(c, {.account_id = options.account_id});
+      e.user = audit::IdentityOf(CallerOf(*session), AuditIdentity());
     } else {
       e.user.type = "Unknown";
       e.error_message = std::string(message);
@@ -180,8 +231,6 @@ struct Console::Impl {
     e.response_elements = {{"ConsoleLogin", success ? "Success" : "Failure"}};
     e.additional_event_data = {{"MFAUsed", mfa_used ? "Yes" : "No"},
                                {"UserName", std::string(user)}};
-    e.event_id = NewUuid();
-    e.request_id = NewUuid();
     audit->Record(e);
   }
 
@@ -288,19 +337,46 @@ struct Console::Impl {
     }
     auto mfa = directory->HasMfa(user);
     if (!mfa.ok()) return ErrorReply(500, "InternalError", "the user's MFA devices could not be read");
-    if (!*mfa) return StartSession(req, user, false);
+    if (!*mfa) return Proceed(req, user, false);
+    return Pend(req, {user, 0, Step::kMfaCode, false}, "mfa_required");
+  }
+
+  // Starts a pending sign-in at `p.step` and answers {`flag`: true, expires_at}
+  // with its cookie.
+  http::Response Pend(const http::Request& req, Pending p, std::string_view flag) {
     std::string token = RandomToken();
     int64_t now = Now();
+    p.expires_at = now + options.pending_timeout_seconds;
     {
       std::lock_guard lock(mu);
       Sweep(now);
-      pending[auth::Sha256Hex(token)] = {user, now + options.pending_timeout_seconds};
+      pending[auth::Sha256Hex(token)] = p;
     }
-    http::Response r = JsonReply(200, Json{{"mfa_required", true},
-                                           {"expires_at", now + options.pending_timeout_seconds}});
+    http::Response r = JsonReply(200, Json{{flag, true}, {"expires_at", p.expires_at}});
     r.Set("Set-Cookie", SetCookie(req.secure ? kSecurePendingCookie : kPlainPendingCookie, token,
                                   req.secure, options.pending_timeout_seconds));
     return r;
+  }
+
+  // Every factor was given: the session, unless the password must change first.
+  http::Response Proceed(const http::Request& req, const std::string& user, bool mfa) {
+    auto reset = directory->PasswordResetRequired(user);
+    if (!reset.ok()) return ErrorReply(500, "InternalError", "the user's password could not be read");
+    if (*reset) return Pend(req, {user, 0, Step::kNewPassword, mfa}, "password_change_required");
+    return StartSession(req, user, mfa);
+  }
+
+  // The pending sign-in of the request's cookie at `step`: its key and state.
+  std::optional<std::pair<std::string, Pending>> FindPending(const http::Request& req, Step step) {
+    std::string token = CookieValue(req, req.secure ? kSecurePendingCookie : kPlainPendingCookie);
+    if (token.empty()) return std::nullopt;
+    std::string key = auth::Sha256Hex(token);
+    std::lock_guard lock(mu);
+    auto it = pending.find(key);
+    if (it == pending.end() || it->second.expires_at <= Now() || it->second.step != step) {
+      return std::nullopt;
+    }
+    return std::make_pair(key, it->second);
   }
 
   http::Response SignInMfa(const http::Request& req) {
@@ -311,17 +387,9 @@ struct Console::Impl {
       return ErrorReply(400, "ValidationError",
                         "send {\"code\": SIX_DIGITS} or {\"recovery_code\": CODE} as JSON");
     }
-    std::string token = CookieValue(req, req.secure ? kSecurePendingCookie : kPlainPendingCookie);
-    std::string user;
-    {
-      std::lock_guard lock(mu);
-      auto it = token.empty() ? pending.end() : pending.find(auth::Sha256Hex(token));
-      if (it == pending.end() || it->second.expires_at <= Now()) {
-        return ErrorReply(401, "SignInExpired",
-                          "Sign in with your password again: the sign-in has expired.");
-      }
-      user = it->second.user;
-    }
+    auto found = FindPending(req, Step::kMfaCode);
+    if (!found) return SignInExpired();
+    const std::string user = found->second.user;
     if (auto t = Throttled(req, user)) return *t;
     Status s = has_code
                    ? directory->VerifyMfaCode(user, body["code"].get<std::string>())
@@ -329,9 +397,50 @@ struct Console::Impl {
     if (!s.ok()) return Fail(req, user, true);
     {
       std::lock_guard lock(mu);
-      pending.erase(auth::Sha256Hex(token));
+      pending.erase(found->first);
     }
-    return StartSession(req, user, true);
+    return Proceed(req, user, true);
+  }
+
+  static http::Response SignInExpired() {
+    return ErrorReply(401, "SignInExpired",
+                      "Sign in with your password again: the sign-in has expired.");
+  }
+
+  http::Response SignInPassword(const http::Request& req) {
+    Json body = Json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body["old_password"].is_string() ||
+        !body["new_password"].is_string()) {
+      return ErrorReply(400, "ValidationError",
+                        "send {\"old_password\": PASSWORD, \"new_password\": PASSWORD} as JSON");
+    }
+    auto found = FindPending(req, Step::kNewPassword);
+    if (!found) return SignInExpired();
+    const std::string user = found->second.user;
+    const bool mfa = found->second.mfa;
+    if (auto t = Throttled(req, user)) return *t;
+    auto arn = directory->UserArn(user);
+    if (!arn.ok()) return ErrorReply(500, "InternalError", "the user could not be read");
+    Status s = directory->ChangePassword(user, body["old_password"].get<std::string>(),
+                                         body["new_password"].get<std::string>());
+    if (s.code() == StatusCode::kPermissionDenied) {
+      AuditPasswordChange(req, user, *arn, "AccessDenied", s.message());
+      return Fail(req, user, mfa);
+    }
+    if (s.code() == StatusCode::kInvalidArgument) {
+      std::string_view why = s.message();
+      constexpr std::string_view kPrefix = "PasswordPolicyViolation: ";
+      if (why.substr(0, kPrefix.size()) == kPrefix) why.remove_prefix(kPrefix.size());
+      AuditPasswordChange(req, user, *arn, "PasswordPolicyViolation", why);
+      return ErrorReply(400, "PasswordPolicyViolation", why);
+    }
+    if (!s.ok()) return ErrorReply(500, "InternalError", "the password could not be changed");
+    AuditPasswordChange(req, user, *arn, "", "");
+    {
+      std::lock_guard lock(mu);
+      pending.erase(found->first);
+    }
+    return StartSession(req, user, mfa);
   }
 
   http::Response SignOut(const http::Request& req) {
@@ -345,6 +454,7 @@ struct Console::Impl {
       std::lock_guard lock(mu);
       sessions.erase(found->first);
     }
+    AuditSignOut(req, found->second);
     http::Response r = JsonReply(200, Json{{"signed_out", true}});
     r.Set("Set-Cookie", SetCookie(req.secure ? kSecureCookie : kPlainCookie, "", req.secure, 0));
     return r;
@@ -392,6 +502,10 @@ http::Response Console::Handle(const http::Request& req) {
     if (auto e = only("POST")) return *e;
     return impl_->SignInMfa(req);
   }
+  if (op == "signin/password") {
+    if (auto e = only("POST")) return *e;
+    return impl_->SignInPassword(req);
+  }
   if (op == "signout") {
     if (auto e = only("POST")) return *e;
     return impl_->SignOut(req);
@@ -410,15 +524,10 @@ std::optional<auth::Caller> Console::SessionCaller(const http::Request& req) {
   if (!found) return std::nullopt;
   const Impl::Session& s = found->second;
   if (IsStateChanging(req.method) && !impl_->CsrfOk(req, s)) return std::nullopt;
-  auth::Caller c;
-  c.access_key_id = s.handle;
-  c.principal_arn = s.arn;
+  auth::Caller c = impl_->CallerOf(s);
   c.source_ip = req.remote_ip;
   c.user_agent = std::string(req.Header("User-Agent"));
   c.secure_transport = req.secure;
-  c.temporary_credentials = true;
-  c.mfa_authenticated_at = s.mfa_at;
-  c.session_created_at = s.created_at;
   c.region = impl_->options.region;
   return c;
 }

@@ -3,8 +3,16 @@
 //   POST signin       {"user", "password"}  -> a session, or (users with an
 //                     MFA device) a pending sign-in that asks for the code
 //   POST signin/mfa   {"code"} or {"recovery_code"}, with the pending cookie
+//   POST signin/password  {"old_password", "new_password"}, with the pending
+//                     cookie: the password change a login profile with
+//                     PasswordResetRequired demands before any session
 //   POST signout      (session + X-CSRF-Token)
 //   GET  session      who is signed in
+//
+// A user whose login profile has PasswordResetRequired gets no session from
+// the password (and code): the pending sign-in moves on to the password
+// change, and only a changed password (which clears the flag) gives the
+// session. Until then no console call and no SessionCaller works for them.
 //
 // A session is a random 256-bit id in an HttpOnly, SameSite=Strict cookie on
 // Path=/ (`__Host-muonpipe-session` over TLS, where it is also Secure;
@@ -22,9 +30,11 @@
 // Failures of either factor are counted per user name and per source
 // address; `max_failures` within `failure_window_seconds` locks that user
 // (or address) out for `lockout_seconds`. Every failure answers the same
-// 401 SignInFailed message, whichever factor failed; a locked-out attempt
-// answers 429 without checking anything. Sign-ins and failures are audited
-// (AwsConsoleSignIn records).
+// 401 SignInFailed message, whichever factor failed (a wrong old password at
+// the password change too); a locked-out attempt answers 429 without
+// checking anything. Sign-ins, failures and sign-outs are audited
+// (AwsConsoleSignIn records ConsoleLogin and ConsoleLogout), and a password
+// changed at sign-in as IAM's ChangePassword.
 //
 // A signed-in request is an auth::Caller with temporary credentials (and
 // mfa_authenticated_at when a code was given), so the same Authorizer decides
@@ -69,6 +79,14 @@ class Directory {
   virtual Status VerifyMfaCode(std::string_view user, std::string_view code) = 0;
   virtual Status RedeemRecoveryCode(std::string_view user, std::string_view code) = 0;
   virtual Result<std::string> UserArn(std::string_view user) = 0;
+  // Whether the user's login profile demands a new password before the
+  // console may be used (IAM's PasswordResetRequired).
+  virtual Result<bool> PasswordResetRequired(std::string_view user) = 0;
+  // Replaces the password and clears PasswordResetRequired. PermissionDenied
+  // when `old_password` is wrong; InvalidArgument when the new one breaks the
+  // password policy (the message says how).
+  virtual Status ChangePassword(std::string_view user, std::string_view old_password,
+                                std::string_view new_password) = 0;
 };
 
 struct ConsoleOptions {

@@ -31,9 +31,24 @@ class FakeDirectory final : public Directory {
   Result<std::string> UserArn(std::string_view user) override {
     return "arn:aws:iam::000000000000:user/" + std::string(user);
   }
+  Result<bool> PasswordResetRequired(std::string_view user) override {
+    return reset_required.count(std::string(user)) > 0;
+  }
+  // New passwords need 8 characters.
+  Status ChangePassword(std::string_view user, std::string_view old_password,
+                        std::string_view new_password) override {
+    if (!VerifyPassword(user, old_password).ok()) return Status::PermissionDenied("old");
+    if (new_password.size() < 8) {
+      return Status::InvalidArgument("PasswordPolicyViolation: at least 8 characters");
+    }
+    passwords[std::string(user)] = std::string(new_password);
+    reset_required.erase(std::string(user));
+    return Status::Ok();
+  }
   std::map<std::string, std::string> passwords = {{"alice", "correct horse"},
                                                   {"bob", "battery staple"}};
   std::set<std::string> mfa_users = {"alice"};
+  std::set<std::string> reset_required;
   bool redeemed = false;
 };
 
@@ -292,6 +307,98 @@ TEST_F(ConsoleTest, SignOutForgetsTheSession) {
   ASSERT_EQ(Send(signout).status, 200);
   cookies_ = kept;  // a copy of the old cookie no longer works
   EXPECT_EQ(Send(Req("GET", "session")).status, 401);
+}
+
+TEST_F(ConsoleTest, SignOutIsAuditedAsConsoleLogout) {
+  std::string csrf = SignInAlice();
+  http::Request signout = Req("POST", "signout");
+  signout.headers.emplace_back("X-CSRF-Token", csrf);
+  ASSERT_EQ(Send(signout).status, 200);
+  ASSERT_FALSE(sink_.events.empty());
+  const audit::Event& e = sink_.events.back();
+  EXPECT_EQ(e.event_type, "AwsConsoleSignIn");
+  EXPECT_EQ(e.event_source, "signin.amazonaws.com");
+  EXPECT_EQ(e.event_name, "ConsoleLogout");
+  EXPECT_EQ(e.user.type, "IAMUser");
+  EXPECT_EQ(e.user.arn, "arn:aws:iam::000000000000:user/alice");
+  EXPECT_TRUE(e.user.mfa_authenticated);
+  EXPECT_EQ(e.source_ip, "192.0.2.1");
+}
+
+TEST_F(ConsoleTest, PasswordResetRequiredGivesNoSessionUntilThePasswordIsChanged) {
+  directory_.reset_required.insert("bob");
+  http::Response r = Send(Req("POST", "signin", {{"user", "bob"}, {"password", "battery staple"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["password_change_required"], true);
+  EXPECT_FALSE(Body(r).contains("csrf_token"));
+  EXPECT_EQ(console_.session_count(), 0u);
+  EXPECT_EQ(Send(Req("GET", "session")).status, 401);
+  EXPECT_FALSE(console_.SessionCaller(Req("GET", "x")).has_value());
+  EXPECT_EQ(Body(Send(Req("POST", "signin/mfa", {{"code", "123456"}})))["error"]["code"],
+            "SignInExpired")
+      << "the pending sign-in is at the password step, not the code's";
+
+  r = Send(Req("POST", "signin/password",
+               {{"old_password", "battery staple"}, {"new_password", "short"}}));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Body(r)["error"]["code"], "PasswordPolicyViolation");
+  EXPECT_EQ(Body(r)["error"]["message"], "at least 8 characters");
+  r = Send(Req("POST", "signin/password",
+               {{"old_password", "wrong"}, {"new_password", "a new long password"}}));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Body(r)["error"]["code"], "SignInFailed");
+  EXPECT_EQ(console_.session_count(), 0u);
+
+  sink_.events.clear();
+  r = Send(Req("POST", "signin/password",
+               {{"old_password", "battery staple"}, {"new_password", "a new long password"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["user"], "bob");
+  EXPECT_EQ(Body(r)["mfa_authenticated"], false);
+  EXPECT_EQ(Send(Req("GET", "session")).status, 200);
+  EXPECT_EQ(directory_.reset_required.count("bob"), 0u);
+  EXPECT_EQ(directory_.passwords["bob"], "a new long password");
+  ASSERT_EQ(sink_.events.size(), 2u);
+  EXPECT_EQ(sink_.events[0].event_source, "iam.amazonaws.com");
+  EXPECT_EQ(sink_.events[0].event_name, "ChangePassword");
+  EXPECT_EQ(sink_.events[0].user.user_name, "bob");
+  EXPECT_EQ(sink_.events[0].error_code, "");
+  EXPECT_EQ(sink_.events[1].event_name, "ConsoleLogin");
+  EXPECT_EQ(sink_.events[1].response_elements[0].second, "Success");
+
+  // The changed password is the one that signs in now, straight into a session.
+  cookies_.clear();
+  r = Send(Req("POST", "signin", {{"user", "bob"}, {"password", "a new long password"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(Body(r)["csrf_token"].get<std::string>().empty());
+}
+
+TEST_F(ConsoleTest, PasswordResetComesAfterTheCodeAndKeepsItsMfa) {
+  directory_.reset_required.insert("alice");
+  ASSERT_EQ(Body(Send(Req("POST", "signin", {{"user", "alice"}, {"password", "correct horse"}})))
+                ["mfa_required"],
+            true);
+  EXPECT_EQ(Send(Req("POST", "signin/password",
+                     {{"old_password", "correct horse"}, {"new_password", "a new long password"}}))
+                .status,
+            401)
+      << "the code comes first";
+  http::Response r = Send(Req("POST", "signin/mfa", {{"code", "123456"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["password_change_required"], true);
+  EXPECT_EQ(console_.session_count(), 0u);
+  r = Send(Req("POST", "signin/password",
+               {{"old_password", "correct horse"}, {"new_password", "a new long password"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["mfa_authenticated"], true);
+}
+
+TEST_F(ConsoleTest, PasswordStepWithoutAPendingSignInHasExpired) {
+  http::Response r = Send(Req("POST", "signin/password",
+                              {{"old_password", "battery staple"}, {"new_password", "long enough"}}));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Body(r)["error"]["code"], "SignInExpired");
+  EXPECT_EQ(directory_.passwords["bob"], "battery staple");
 }
 
 }  // namespace

@@ -29,6 +29,15 @@ class IdentityStoreDirectory final : public Directory {
     if (!u.ok()) return u.status();
     return u->arn;
   }
+  Result<bool> PasswordResetRequired(std::string_view user) override {
+    auto profile = store_->GetLoginProfile(user);
+    if (!profile.ok()) return profile.status();
+    return profile->password_reset_required;
+  }
+  Status ChangePassword(std::string_view user, std::string_view old_password,
+                        std::string_view new_password) override {
+    return store_->ChangePassword(user, old_password, new_password);
+  }
 
  private:
   identity::IdentityStore* const store_;

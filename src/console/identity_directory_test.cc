@@ -95,5 +95,21 @@ TEST_F(IdentityConsoleTest, AUserWithoutMfaSignsInWithThePasswordAlone) {
   EXPECT_EQ(Json::parse(r.body)["mfa_authenticated"], false);
 }
 
+TEST_F(IdentityConsoleTest, AResetRequiredPasswordIsChangedBeforeTheSessionAndTheFlagClears) {
+  ASSERT_TRUE(store_->UpdateLoginProfile("bob", "", true).ok());
+  http::Response r = Send("signin", {{"user", "bob"}, {"password", "bob's long password"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["password_change_required"], true);
+  EXPECT_EQ(console_->session_count(), 0u);
+  r = Send("signin/password",
+           {{"old_password", "bob's long password"}, {"new_password", "bob's new long password"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(console_->session_count(), 1u);
+  auto profile = store_->GetLoginProfile("bob");
+  ASSERT_TRUE(profile.ok());
+  EXPECT_FALSE(profile->password_reset_required);
+  EXPECT_TRUE(store_->VerifyPassword("bob", "bob's new long password").ok());
+}
+
 }  // namespace
 }  // namespace muon::console

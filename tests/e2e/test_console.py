@@ -1,6 +1,7 @@
 """Console sign-in against the real server with Python's http.client: a password set and an MFA
 device enrolled with `muonpipe console`, the code computed here (RFC 6238), the registry read and
-written with the session cookie, sign-out; failures answered alike and audited."""
+written with the session cookie, sign-out; failures answered alike and audited; a password that
+must be reset changed before any session."""
 
 import base64
 import hashlib
@@ -126,10 +127,15 @@ class ConsoleTest(ServerTestCase):
         st, body, _ = b.request("GET", REGISTRY + "sites")
         self.assertEqual(st, 403, body)
 
-        logins = self.audit_records("--source", "signin")
+        logins = self.audit_records("--event", "ConsoleLogin")
         self.assertEqual([x["responseElements"]["ConsoleLogin"] for x in logins], ["Success"])
         self.assertEqual(logins[0]["eventType"], "AwsConsoleSignIn")
         self.assertEqual(logins[0]["additionalEventData"]["MFAUsed"], "Yes")
+        logouts = self.audit_records("--event", "ConsoleLogout")
+        self.assertEqual(len(logouts), 1, logouts)
+        self.assertEqual(logouts[0]["eventSource"], "signin.amazonaws.com")
+        self.assertEqual(logouts[0]["eventType"], "AwsConsoleSignIn")
+        self.assertEqual(logouts[0]["userIdentity"]["arn"], "arn:aws:iam::000000000000:user/admin")
         created = self.audit_records("--event", "CreateSite")
         self.assertEqual(len(created), 1)
         attrs = created[0]["userIdentity"]["sessionContext"]["attributes"]
@@ -151,6 +157,42 @@ class ConsoleTest(ServerTestCase):
         self.assertEqual([x["responseElements"]["ConsoleLogin"] for x in failures],
                          ["Failure", "Failure"])
         self.assertEqual(failures[1]["additionalEventData"]["MFAUsed"], "Yes")
+
+    def test_a_password_reset_required_must_be_changed_before_any_session(self):
+        iam = self.server.client("iam")
+        iam.create_user(UserName="rita")
+        iam.create_login_profile(UserName="rita", Password=PASSWORD, PasswordResetRequired=True)
+        b = Browser(self.server.port)
+        st, body, _ = b.request("POST", CONSOLE + "signin", {"user": "rita", "password": PASSWORD})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(body["password_change_required"])
+        self.assertNotIn("csrf_token", body)
+        self.assertNotIn("muonpipe-session", b.cookies)
+        st, body, _ = b.request("GET", CONSOLE + "session")
+        self.assertEqual(st, 401, body)
+        st, body, _ = b.request("GET", REGISTRY + "sites")
+        self.assertEqual(st, 403, body)
+
+        st, body, _ = b.request("POST", CONSOLE + "signin/password",
+                                {"old_password": PASSWORD, "new_password": "x"})
+        self.assertEqual((st, body["error"]["code"]), (400, "PasswordPolicyViolation"), body)
+        new_password = "another long console password"
+        st, body, _ = b.request("POST", CONSOLE + "signin/password",
+                                {"old_password": PASSWORD, "new_password": new_password})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["arn"], "arn:aws:iam::000000000000:user/rita")
+        self.assertIn("csrf_token", body)
+        st, body, _ = b.request("GET", CONSOLE + "session")
+        self.assertEqual((st, body["user"]), (200, "rita"))
+        self.assertFalse(iam.get_login_profile(UserName="rita")["LoginProfile"]
+                         ["PasswordResetRequired"])
+
+        changes = self.audit_records("--event", "ChangePassword", count=2)
+        self.assertEqual([x.get("errorCode") for x in changes], ["PasswordPolicyViolation", None])
+        self.assertEqual(changes[1]["eventSource"], "iam.amazonaws.com")
+        self.assertEqual(changes[1]["userIdentity"]["userName"], "rita")
+        logins = self.audit_records("--event", "ConsoleLogin")
+        self.assertEqual([x["responseElements"]["ConsoleLogin"] for x in logins], ["Success"])
 
 
 if __name__ == "__main__":
