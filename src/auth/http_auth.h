@@ -29,7 +29,7 @@ struct HttpAuthOptions {
   // A second region accepted in the credential scope (global services); empty: none.
   std::string_view also_region = {};
   bool s3_style_path = false;
-  std::string_view request_id;  // the response's, for the failure observer
+  std::string_view request_id = {};  // the response's, for the failure observer
 };
 
 // On success notes the key's use (Identities::NoteKeyUsed). A key whose

@@ -22,7 +22,7 @@ struct KeyOwner {
   std::optional<int64_t> mfa_authenticated_at;
   // When the temporary credentials were issued (Unix seconds); nullopt for
   // long-term keys.
-  std::optional<int64_t> session_created_at;
+  std::optional<int64_t> session_created_at = std::nullopt;
 };
 
 // Implementations must be thread-safe.

@@ -124,7 +124,14 @@ class FirehoseServiceTest : public ::testing::Test {
   FakeObjectStore store_{&clock_};
   auth::AllowAllAuthorizer authorizer_;
   const auth::Authorizer* authorizer_ptr_ = &authorizer_;
-  auth::Caller caller_{"AKID", "arn:aws:iam::000000000000:user/admin", "127.0.0.1", "test", false};
+  auth::Caller caller_ = [] {
+    auth::Caller c;
+    c.access_key_id = "AKID";
+    c.principal_arn = "arn:aws:iam::000000000000:user/admin";
+    c.source_ip = "127.0.0.1";
+    c.user_agent = "test";
+    return c;
+  }();
   std::unique_ptr<streamlog::LogStore> logs_, buffers_;
   std::unique_ptr<kinesis::KinesisService> kinesis_;
   std::unique_ptr<FirehoseService> firehose_;
