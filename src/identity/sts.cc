@@ -134,8 +134,8 @@ audit::Event StsCallEvent(const query::Request& request, const auth::Caller& cal
     if (const std::string* v = p.Find(param)) e.request_parameters.emplace_back(name, *v);
   }
   if (request.action == "AssumeRole") {
-    if (const std::string* role = p.Find("RoleArn"); role && audit::ResourceTypeOf(*role) ==
-                                                                 "AWS::IAM::Role") {
+    if (const std::string* role = p.Find("RoleArn");
+        role && audit::ResourceTypeOf(*role) == "AWS::IAM::Role") {
       e.resources.push_back({*role, "AWS::IAM::Role"});
     }
   }
@@ -182,8 +182,7 @@ void WriteCredentials(query::XmlWriter& w, const Session& s) {
 }
 }  // namespace
 
-StsReply StsService::GetCallerIdentity(const auth::Caller& caller,
-                                             std::string_view request_id) {
+StsReply StsService::GetCallerIdentity(const auth::Caller& caller, std::string_view request_id) {
   const std::string& account = store_->account_id();
   std::string user_id = caller.access_key_id;
   if (std::string user = NameInArn(caller.principal_arn, "iam", "user", account); !user.empty()) {
@@ -248,9 +247,8 @@ std::optional<int64_t> VerifyMfa(IdentityStore* store, const query::Params& para
 }
 }  // namespace
 
-StsReply StsService::GetSessionToken(const query::Request& request,
-                                           const auth::Caller& caller,
-                                           std::string_view request_id) {
+StsReply StsService::GetSessionToken(const query::Request& request, const auth::Caller& caller,
+                                     std::string_view request_id) {
   if (caller.temporary_credentials) {
     return Fail(query::AccessDenied("Cannot call GetSessionToken with session credentials"),
                 request_id);
@@ -280,7 +278,7 @@ StsReply StsService::GetSessionToken(const query::Request& request,
 }
 
 StsReply StsService::AssumeRole(const query::Request& request, const auth::Caller& caller,
-                                      std::string_view request_id) {
+                                std::string_view request_id) {
   const query::Params& p = request.params;
   const std::string& account = store_->account_id();
   const std::string* role_arn = p.Find("RoleArn");
@@ -363,13 +361,18 @@ StsReply StsService::AssumeRole(const query::Request& request, const auth::Calle
   // without an identity policy's allow; one that trusts the account (or
   // everyone) needs the identity policies to allow as well.
   if (!decision.allowed()) return Fail(denied, request_id);
+  // Named directly: some allowing statement that applies names the caller's
+  // ARN itself (not the account, not "*").
   bool named_directly = false;
-  if (decision.statement) {
-    for (const iam::Statement& st : named.policy.statements) {
-      if (st.index != decision.statement->index) continue;
-      for (const auto& [type, value] : st.principal.entries) {
-        if (type == "AWS" && value == caller.principal_arn) named_directly = true;
-      }
+  for (const iam::Statement& st : named.policy.statements) {
+    if (st.effect != iam::Effect::kAllow || st.not_principal) continue;
+    bool names_caller = false;
+    for (const auto& [type, value] : st.principal.entries) {
+      if (type == "AWS" && value == caller.principal_arn) names_caller = true;
+    }
+    if (names_caller &&
+        iam::StatementApplies(st, named.policy.variables_enabled(), trust_request)) {
+      named_directly = true;
     }
   }
   Status identity_decision = authorizer_->Authorize(trust_caller, "sts:AssumeRole", role->arn);

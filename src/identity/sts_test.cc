@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
-
-#include <mutex>
 #include <vector>
 
 #include "audit/auditing_authorizer.h"
@@ -470,6 +469,17 @@ TEST_F(AssumeRoleTest, ExplicitDenyInIdentityPolicyRefusesEvenWhenTrustNamesTheU
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+TEST_F(AssumeRoleTest, AnyAllowingTrustStatementNamingTheCallerSuffices) {
+  auth::Credentials olga = NewUser("olga", "");
+  auth::Credentials ann = NewUser("ann", "");
+  CreateRole(
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/olga"},"Action":"sts:AssumeRole"}]})");
+  std::string call = std::string("Action=AssumeRole&RoleSessionName=s1&RoleArn=") + kRoleArn;
+  auto r = Call(olga, call);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Call(ann, call)->Code(), "AccessDenied") << "trusted through the account only";
+}
+
 TEST_F(AssumeRoleTest, ExplicitDenyInTrustPolicyWinsOverAnAllow) {
   ASSERT_TRUE(
       store_
@@ -502,9 +512,8 @@ TEST_F(AssumeRoleTest, EachAssumeRoleIsRecordedOnceWithTheRoleAsResource) {
     ASSERT_EQ(e.resources.size(), 1u);
     EXPECT_EQ(e.resources[0].arn, kRoleArn);
     EXPECT_EQ(e.resources[0].type, "AWS::IAM::Role");
-    EXPECT_EQ(e.request_parameters,
-              (std::vector<std::pair<std::string, std::string>>{{"roleArn", kRoleArn},
-                                                                {"roleSessionName", "s1"}}));
+    EXPECT_EQ(e.request_parameters, (std::vector<std::pair<std::string, std::string>>{
+                                        {"roleArn", kRoleArn}, {"roleSessionName", "s1"}}));
   }
   EXPECT_EQ(events[0].user.user_name, "olga");
   EXPECT_EQ(events[0].error_code, "");
@@ -515,8 +524,8 @@ TEST_F(AssumeRoleTest, EachAssumeRoleIsRecordedOnceWithTheRoleAsResource) {
 TEST_F(AssumeRoleTest, SessionRecordsCarryTheirTypeMfaAndCreationDate) {
   auth::Credentials olga = NewUser("olga", "", /*mfa=*/true);
   CreateRole(TrustUser("olga", true));
-  auto mfa_session = Call(olga, "Action=GetSessionToken&SerialNumber=" + serial_ +
-                                    "&TokenCode=" + CodeNow());
+  auto mfa_session =
+      Call(olga, "Action=GetSessionToken&SerialNumber=" + serial_ + "&TokenCode=" + CodeNow());
   ASSERT_EQ(mfa_session->status, 200) << mfa_session->body;
   auth::Credentials user_session = mfa_session->Credentials("GetSessionToken");
   EXPECT_EQ(identities_->OwnerOf(user_session.access_key_id)->session_created_at, kStart);
