@@ -139,7 +139,8 @@ TEST(EventTest, UserSessionWithMfaIsAnIamUserWithItsCreationDate) {
   c.temporary_credentials = true;
   c.mfa_authenticated_at = kStart - 60;
   c.session_created_at = kStart - 30;
-  Json j = Json::parse(ToJson(DecisionEvent(c, "kinesis:ListStreams", "*", Status::Ok(), clock, {})));
+  Json j =
+      Json::parse(ToJson(DecisionEvent(c, "kinesis:ListStreams", "*", Status::Ok(), clock, {})));
   const Json& u = j["userIdentity"];
   EXPECT_EQ(u["type"], "IAMUser");
   EXPECT_EQ(u["userName"], "alice");
@@ -156,7 +157,8 @@ TEST(EventTest, SessionOfUnknownCreationHasNoCreationDateRatherThanItsMfaTime) {
   c.principal_arn = "arn:aws:iam::000000000000:user/alice";
   c.temporary_credentials = true;
   c.mfa_authenticated_at = kStart - 60;
-  Json j = Json::parse(ToJson(DecisionEvent(c, "kinesis:ListStreams", "*", Status::Ok(), clock, {})));
+  Json j =
+      Json::parse(ToJson(DecisionEvent(c, "kinesis:ListStreams", "*", Status::Ok(), clock, {})));
   EXPECT_EQ(j["userIdentity"]["sessionContext"]["attributes"]["mfaAuthenticated"], "true");
   EXPECT_FALSE(j["userIdentity"]["sessionContext"]["attributes"].contains("creationDate"));
 }

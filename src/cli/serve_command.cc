@@ -243,10 +243,9 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   audit::CloudTrailApi cloudtrail{env, audit_dir, audit_log->get(), &authorizer};
   // STS records each of its calls once itself, so it asks the authorizer
   // beneath the recording one.
-  identity::StsService sts(id_store, &bootstrap_authorizer, &session_tokens, clock,
-                           {.region = f.region,
-                            .audit = audit_log->get(),
-                            .audit_identity = audit_identity});
+  identity::StsService sts(
+      id_store, &bootstrap_authorizer, &session_tokens, clock,
+      {.region = f.region, .audit = audit_log->get(), .audit_identity = audit_identity});
   identity::IamService iam(id_store, &authorizer, {.region = f.region});
   // Console sign-in (docs/console.md) against the same identity store.
   auto console_directory = console::NewIdentityStoreDirectory(id_store);

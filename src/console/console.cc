@@ -361,7 +361,9 @@ struct Console::Impl {
   // Every factor was given: the session, unless the password must change first.
   http::Response Proceed(const http::Request& req, const std::string& user, bool mfa) {
     auto reset = directory->PasswordResetRequired(user);
-    if (!reset.ok()) return ErrorReply(500, "InternalError", "the user's password could not be read");
+    if (!reset.ok()) {
+      return ErrorReply(500, "InternalError", "the user's password could not be read");
+    }
     if (*reset) return Pend(req, {user, 0, Step::kNewPassword, mfa}, "password_change_required");
     return StartSession(req, user, mfa);
   }

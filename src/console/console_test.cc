@@ -375,8 +375,8 @@ TEST_F(ConsoleTest, PasswordResetRequiredGivesNoSessionUntilThePasswordIsChanged
 
 TEST_F(ConsoleTest, PasswordResetComesAfterTheCodeAndKeepsItsMfa) {
   directory_.reset_required.insert("alice");
-  ASSERT_EQ(Body(Send(Req("POST", "signin", {{"user", "alice"}, {"password", "correct horse"}})))
-                ["mfa_required"],
+  ASSERT_EQ(Body(Send(Req("POST", "signin",
+                          {{"user", "alice"}, {"password", "correct horse"}})))["mfa_required"],
             true);
   EXPECT_EQ(Send(Req("POST", "signin/password",
                      {{"old_password", "correct horse"}, {"new_password", "a new long password"}}))
@@ -394,8 +394,9 @@ TEST_F(ConsoleTest, PasswordResetComesAfterTheCodeAndKeepsItsMfa) {
 }
 
 TEST_F(ConsoleTest, PasswordStepWithoutAPendingSignInHasExpired) {
-  http::Response r = Send(Req("POST", "signin/password",
-                              {{"old_password", "battery staple"}, {"new_password", "long enough"}}));
+  http::Response r =
+      Send(Req("POST", "signin/password",
+               {{"old_password", "battery staple"}, {"new_password", "long enough"}}));
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(Body(r)["error"]["code"], "SignInExpired");
   EXPECT_EQ(directory_.passwords["bob"], "battery staple");

@@ -1566,14 +1566,16 @@ Status IdentityStore::PutSession(const Session& s) {
     MUON_ASSIGN_OR_RETURN(int64_t n, Count(tx, "SELECT COUNT(*) FROM identity_sessions WHERE access_key_id = :v1",
                                            {s.credentials.access_key_id}));
     if (n > 0) return Status::AlreadyExists(fmt::format("session key {} exists", s.credentials.access_key_id));
-    return tx.Exec("INSERT INTO identity_sessions (access_key_id, secret, session_token, "
-                   "principal_arn, policy_principal_arn, source_identity, expiration, "
-                   "mfa_authenticated_at, created_at) VALUES (:v1, :v2, :v3, :v4, :v5, :v6, :v7, "
-                   ":v8, :v9)",
-                   {s.credentials.access_key_id, s.credentials.secret_access_key,
-                    s.credentials.session_token, s.principal_arn, s.policy_principal_arn,
-                    s.source_identity, s.expiration, Nullable(s.mfa_authenticated_at),
-                    Nullable(s.created_at)})
+    return tx
+        .Exec(
+            "INSERT INTO identity_sessions (access_key_id, secret, session_token, "
+            "principal_arn, policy_principal_arn, source_identity, expiration, "
+            "mfa_authenticated_at, created_at) VALUES (:v1, :v2, :v3, :v4, :v5, :v6, :v7, "
+            ":v8, :v9)",
+            {s.credentials.access_key_id, s.credentials.secret_access_key,
+             s.credentials.session_token, s.principal_arn, s.policy_principal_arn,
+             s.source_identity, s.expiration, Nullable(s.mfa_authenticated_at),
+             Nullable(s.created_at)})
         .status();
   }, [&](Snapshot& snap) {
     KeyEntry e;
