@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "iam/totp.h"
+#include "identity/schema.h"
 #include "registry/test_util.h"
 
 namespace muon::identity {
@@ -672,6 +673,47 @@ TEST_P(IdentityStoreTest, ReopeningKeepsEverything) {
   EXPECT_EQ(store_->ListGroupsForUser("mia")->size(), 1u);
   ListOptions o;
   EXPECT_EQ(store_->ListPolicies(o, false)->items.size(), 6u) << "predefined ones not duplicated";
+}
+
+// A database written at identity schema version 1 (sessions without
+// created_at) is brought to the current version, and its sessions still work.
+TEST_P(IdentityStoreTest, UpgradesAVersionOneDatabaseAndKeepsItsSessions) {
+  store_.reset();
+  {
+    auto db = registry::Database::Open(url_);
+    ASSERT_TRUE(db.ok());
+    Status s = (*db)->Transact([&](registry::Tx& tx) -> Status {
+      MUON_RETURN_IF_ERROR(tx.Exec("ALTER TABLE identity_sessions DROP COLUMN created_at").status());
+      MUON_RETURN_IF_ERROR(tx.Exec("UPDATE identity_schema_version SET version = 1").status());
+      return tx
+          .Exec("INSERT INTO identity_sessions (access_key_id, secret, session_token, "
+                "principal_arn, policy_principal_arn, source_identity, expiration, "
+                "mfa_authenticated_at) VALUES ('ASIAOLDOLDOLDOLDOLD1', 'old-secret', 'old-token', "
+                "'arn:aws:iam::000000000000:user/ola', 'arn:aws:iam::000000000000:user/ola', "
+                "'ola', :v1, :v2)",
+                {clock_.NowSeconds() + 900, clock_.NowSeconds() - 10})
+          .status();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  auto db = registry::Database::Open(url_);
+  ASSERT_TRUE(db.ok());
+  int64_t version = -1;
+  Status read = (*db)->Read([&](registry::Tx& tx) -> Status {
+    MUON_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT version FROM identity_schema_version"));
+    version = registry::AsInt(rows.rows.at(0).at(0));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(read.ok()) << read.ToString();
+  EXPECT_EQ(version, kIdentitySchemaVersion);
+  auto r = store_->Resolve("ASIAOLDOLDOLDOLDOLD1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->temporary);
+  EXPECT_EQ(r->credentials.session_token, "old-token");
+  EXPECT_EQ(r->mfa_authenticated_at, clock_.NowSeconds() - 10);
+  EXPECT_FALSE(r->created_at.has_value()) << "unknown, not guessed";
 }
 
 TEST_P(IdentityStoreTest, RefusesNewerSchema) {
