@@ -442,8 +442,10 @@ class ReaderTest : public ::testing::Test {
       (*log)->Record(DecisionEvent(c, action, "arn:aws:s3:::raw/k" + std::to_string(i), decision,
                                    clock_, {}));
       clock_.AdvanceSeconds(60);
-      if (i == 14) ASSERT_TRUE((*log)->Sync().ok());
-      if (i == 14) clock_.AdvanceSeconds(3600);  // the rest lands in a second file
+      if (i == 14) {
+        ASSERT_TRUE((*log)->Sync().ok());
+        clock_.AdvanceSeconds(3600);  // the rest lands in a second file
+      }
     }
     ASSERT_TRUE((*log)->Close().ok());
     ASSERT_EQ(env_->ListDir("/a")->size(), 2u);
