@@ -56,6 +56,21 @@ std::pair<std::string, std::string> ClaimedKeyAndToken(const http::Request& requ
 
 void SetAuthFailureObserver(AuthFailureObserver observer) { Observer() = std::move(observer); }
 
+std::string_view JsonApiErrorCode(AuthError error) {
+  switch (error) {
+    case AuthError::kMissingAuthentication: return "MissingAuthenticationToken";
+    case AuthError::kIncompleteSignature: return "IncompleteSignature";
+    case AuthError::kUnknownAccessKey: return "UnrecognizedClient";
+    case AuthError::kInvalidSessionToken: return "InvalidClientTokenId";
+    case AuthError::kExpiredToken: return "ExpiredToken";
+    case AuthError::kRequestExpired: return "RequestExpired";
+    case AuthError::kSignatureMismatch:
+    case AuthError::kPayloadHashMismatch: return "SignatureDoesNotMatch";
+    case AuthError::kWrongScope: return "InvalidSignature";
+  }
+  return "InvalidSignature";
+}
+
 HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities& identities,
                                  const Clock& clock, const HttpAuthOptions& options) {
   HttpAuthOutcome out;

@@ -44,6 +44,11 @@ HttpAuthOutcome AuthenticateHttp(const http::Request& request, const Identities&
 Caller CallerOf(const http::Request& request, const VerifiedRequest& verified,
                 const KeyOwner& owner, std::string_view request_id = {});
 
+// The error code muonpipe's own JSON APIs (the registry, the admin endpoints)
+// answer a failed authentication with, named as AWS's JSON services name it
+// (MissingAuthenticationToken, SignatureDoesNotMatch, UnrecognizedClient, ...).
+std::string_view JsonApiErrorCode(AuthError error);
+
 // Every failed AuthenticateHttp is told here, once, on the calling thread
 // (serve records it in the audit log). Set once at start-up, before any
 // request is served; never changed while requests run.

@@ -162,18 +162,7 @@ void ServeRegistry(Registry* registry, const auth::Identities* identities,
         req, *identities, *clock,
         {.service = "muonpipe", .region = options.region, .request_id = request_id});
     if (!outcome.verified) {
-      std::string code = "InvalidSignature";
-      switch (outcome.failure.error) {
-        case auth::AuthError::kMissingAuthentication: code = "MissingAuthenticationToken"; break;
-        case auth::AuthError::kIncompleteSignature: code = "IncompleteSignature"; break;
-        case auth::AuthError::kUnknownAccessKey: code = "UnrecognizedClient"; break;
-        case auth::AuthError::kInvalidSessionToken: code = "InvalidClientTokenId"; break;
-        case auth::AuthError::kExpiredToken: code = "ExpiredToken"; break;
-        case auth::AuthError::kRequestExpired: code = "RequestExpired"; break;
-        case auth::AuthError::kSignatureMismatch:
-        case auth::AuthError::kPayloadHashMismatch: code = "SignatureDoesNotMatch"; break;
-        case auth::AuthError::kWrongScope: code = "InvalidSignature"; break;
-      }
+      std::string code(auth::JsonApiErrorCode(outcome.failure.error));
       log::debug("registry: {} {} from {} refused: {}", req.method, req.path, req.remote_ip,
                  outcome.failure.message);
       http::Response r = ErrorReply({403, code,
