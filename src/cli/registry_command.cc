@@ -17,6 +17,7 @@
 #include "auth/sigv4.h"
 #include "base/clock.h"
 #include "base/env.h"
+#include "cli/client_credentials.h"
 #include "cli/commands.h"
 #include "http/client.h"
 #include "registry/csv.h"
@@ -140,23 +141,10 @@ Result<std::unique_ptr<Transport>> Connect(const RegistryFlags& f) {
     return std::unique_ptr<Transport>(std::make_unique<LocalTransport>(std::move(reg)));
   }
   MUON_ASSIGN_OR_RETURN(sim::Endpoint endpoint, sim::ParseEndpoint(f.endpoint));
-  // Credentials: --credentials, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else
-  // DATA_DIR/admin-credentials, else the AWS shared credentials file.
-  auth::Credentials creds;
-  Env* env = Env::Posix();
-  const std::string admin = JoinPath(f.data_dir, "admin-credentials");
-  if (!f.credentials.empty()) {
-    MUON_ASSIGN_OR_RETURN(creds, sim::LoadSharedCredentials(env, f.credentials, f.profile));
-  } else if (!EnvOr("AWS_ACCESS_KEY_ID").empty() && !EnvOr("AWS_SECRET_ACCESS_KEY").empty()) {
-    creds = {EnvOr("AWS_ACCESS_KEY_ID"), EnvOr("AWS_SECRET_ACCESS_KEY"), EnvOr("AWS_SESSION_TOKEN")};
-  } else if (env->FileExists(admin)) {
-    MUON_ASSIGN_OR_RETURN(creds, sim::LoadSharedCredentials(env, admin, "default"));
-  } else {
-    MUON_ASSIGN_OR_RETURN(
-        creds, sim::LoadSharedCredentials(
-                   env, sim::DefaultCredentialsPath(EnvOr("AWS_SHARED_CREDENTIALS_FILE"), EnvOr("HOME")),
-                   f.profile));
-  }
+  MUON_ASSIGN_OR_RETURN(
+      auth::Credentials creds,
+      sim::ResolveCredentials(Env::Posix(), CredentialSourcesFromEnvironment(
+                                                f.credentials, f.profile, f.data_dir)));
   return std::unique_ptr<Transport>(
       std::make_unique<HttpTransport>(std::move(endpoint), std::move(creds), f.region));
 }

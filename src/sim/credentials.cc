@@ -31,4 +31,17 @@ std::string DefaultCredentialsPath(std::string_view shared_credentials_file_env,
   return JoinPath(home_env.empty() ? "." : home_env, ".aws/credentials");
 }
 
+Result<auth::Credentials> ResolveCredentials(Env* env, const CredentialSources& s) {
+  if (!s.credentials_file.empty()) return LoadSharedCredentials(env, s.credentials_file, s.profile);
+  if (!s.access_key_id.empty() && !s.secret_access_key.empty()) {
+    return auth::Credentials{s.access_key_id, s.secret_access_key, s.session_token};
+  }
+  if (!s.data_dir.empty()) {
+    std::string admin = JoinPath(s.data_dir, "admin-credentials");
+    if (env->FileExists(admin)) return LoadSharedCredentials(env, admin, "default");
+  }
+  return LoadSharedCredentials(env, DefaultCredentialsPath(s.shared_credentials_file, s.home),
+                               s.profile);
+}
+
 }  // namespace muon::sim
