@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "base/env.h"
+#include "cli/client_credentials.h"
 #include "cli/commands.h"
 #include "plan/cloudformation.h"
 #include "plan/model.h"
@@ -23,6 +24,11 @@ struct PlanFlags {
   std::vector<std::string> offer_files;
   std::string from_data_dir;
   std::string from_url;
+  // With --from-url: how the request is signed (cli/client_credentials.h).
+  std::string credentials;
+  std::string credentials_profile = "default";
+  std::string data_dir = "./muonpipe-data";
+  std::string server_region = "ap-southeast-2";
   std::string usage_file;
   bool json = false;
   std::string emit;
@@ -60,7 +66,11 @@ int RunPlan(const PlanFlags& f) {
     if (!u.ok()) return Fail(u.status());
     usage = *u;
   } else if (!f.from_url.empty()) {
-    auto u = plan::FetchUsageFromUrl(f.from_url);
+    auto creds = sim::ResolveCredentials(
+        env, CredentialSourcesFromEnvironment(f.credentials, f.credentials_profile, f.data_dir));
+    if (!creds.ok()) return Fail(creds.status().WithContext("--from-url " + f.from_url));
+    auto u = plan::FetchUsageFromUrl(f.from_url,
+                                     {.credentials = *creds, .region = f.server_region});
     if (!u.ok()) return Fail(u.status());
     usage = *u;
   } else if (!f.usage_file.empty()) {
@@ -184,7 +194,17 @@ void AddPlanCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--prices", f->prices_file, "price table (TOML) replacing the built-in one")->check(CLI::ExistingFile);
   cmd->add_option("--offer-file", f->offer_files, "AWS Price List offer file (JSON); repeatable")->check(CLI::ExistingFile);
   cmd->add_option("--from-data-dir", f->from_data_dir, "take measured usage from DIR/metrics/usage.json");
-  cmd->add_option("--from-url", f->from_url, "take measured usage from a server's URL/_muonpipe/usage");
+  cmd->add_option("--from-url", f->from_url, "take measured usage from a server's URL/_muonpipe/usage "
+                  "(a signed request: the caller needs admin:GetUsage)");
+  cmd->add_option("--credentials", f->credentials, "with --from-url: AWS shared-credentials file "
+                  "to sign with (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else "
+                  "DATA_DIR/admin-credentials, else ~/.aws/credentials)");
+  cmd->add_option("--credentials-profile", f->credentials_profile,
+                  "with --from-url: profile in the credentials file")->capture_default_str();
+  cmd->add_option("--data-dir", f->data_dir, "with --from-url: where to find admin-credentials "
+                  "when no other credentials are given")->capture_default_str();
+  cmd->add_option("--server-region", f->server_region, "with --from-url: the region the server "
+                  "serves (signs the request)")->capture_default_str();
   cmd->add_option("--usage-file", f->usage_file, "take measured usage from a usage.json file")->check(CLI::ExistingFile);
   cmd->add_flag("--json", f->json, "print every line item as JSON");
   cmd->add_option("--emit", f->emit, "write a deployment template: cloudformation");

@@ -1,11 +1,14 @@
 #include "plan/usage_source.h"
 
 #include <chrono>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 
 namespace muon::plan {
 
@@ -19,7 +22,7 @@ Result<MeasuredUsage> ReadUsageFromDataDir(Env* env, const std::string& dir) {
   return ParseUsageJson(text, path);
 }
 
-Result<MeasuredUsage> FetchUsageFromUrl(const std::string& url, int timeout_seconds) {
+Result<MeasuredUsage> FetchUsageFromUrl(const std::string& url, const FetchOptions& options) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   using tcp = boost::asio::ip::tcp;
@@ -45,17 +48,34 @@ Result<MeasuredUsage> FetchUsageFromUrl(const std::string& url, int timeout_seco
     boost::asio::io_context io;
     tcp::resolver resolver(io);
     beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(timeout_seconds));
+    stream.expires_after(std::chrono::seconds(options.timeout_seconds));
     stream.connect(resolver.resolve(host, port));
+    std::vector<std::pair<std::string, std::string>> headers = {{"Host", hostport},
+                                                                {"Accept", "application/json"}};
+    auth::Sign("GET", target, "", headers, "", options.credentials,
+               {.region = options.region, .service = "muonpipe",
+                .now_seconds = options.clock->NowSeconds()});
     http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, hostport);
-    req.set(http::field::accept, "application/json");
+    for (const auto& [name, value] : headers) req.set(name, value);
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
     http::read(stream, buffer, res);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    if (res.result() == http::status::forbidden) {
+      nlohmann::json body = nlohmann::json::parse(res.body(), nullptr, false);
+      std::string reason = body.is_object() && body.contains("error")
+                               ? body["error"].value("code", "") + ": " +
+                                     body["error"].value("message", "")
+                               : res.body();
+      return Status::PermissionDenied(
+          "GET " + url + target.substr(prefix.size()) + " was refused (" + reason +
+          "); sign with credentials allowed admin:GetUsage: --credentials FILE, "
+          "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --data-dir DIR of the server "
+          "(DIR/admin-credentials), and --server-region if the server's region is not " +
+          options.region);
+    }
     if (res.result() != http::status::ok) {
       return Status::Unavailable("GET " + url + target.substr(prefix.size()) + " returned HTTP " +
                                  std::to_string(res.result_int()) + "; is the server running a "
