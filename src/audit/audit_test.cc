@@ -177,6 +177,8 @@ TEST(EventTest, EventSourcesAndResourceTypes) {
   EXPECT_EQ(EventSourceOf("firehose"), "firehose.amazonaws.com");
   EXPECT_EQ(EventSourceOf("registry"), "registry.muonpipe");
   EXPECT_EQ(EventSourceOf("muonpipe"), "registry.muonpipe");
+  EXPECT_EQ(EventSourceOf("admin"), "admin.muonpipe");
+  EXPECT_EQ(ResourceTypeOf("arn:muonpipe:admin:::usage"), "Muonpipe::Admin::Endpoint");
   EXPECT_EQ(ResourceTypeOf("arn:aws:s3:::raw"), "AWS::S3::Bucket");
   EXPECT_EQ(ResourceTypeOf("arn:aws:firehose:r:1:deliverystream/d"),
             "AWS::KinesisFirehose::DeliveryStream");
@@ -244,6 +246,33 @@ TEST(AuditingAuthorizerTest, FailedS3AuthenticationNamesTheOperationFromMethodAn
   Event e = AuthFailureEvent({req, failure, "s3", "ap-southeast-2", "r"}, clock, {});
   EXPECT_EQ(e.event_name, "PutObject");
   EXPECT_EQ(e.error_code, "SignatureDoesNotMatch");
+}
+
+TEST(AuditingAuthorizerTest, FailedAdminAuthenticationIsFromTheAdminSource) {
+  FakeClock clock;
+  http::Request req;
+  req.method = "GET";
+  req.path = "/_muonpipe/usage";
+  auth::AuthFailure failure{auth::AuthError::kMissingAuthentication, ""};
+  Event admin = AuthFailureEvent({req, failure, "muonpipe", "ap-southeast-2", "r"}, clock, {});
+  EXPECT_EQ(admin.event_source, "admin.muonpipe");
+  EXPECT_EQ(admin.event_name, "GET /_muonpipe/usage");
+  EXPECT_EQ(admin.error_code, "MissingAuthenticationToken");
+  req.path = "/_muonpipe/registry/v1/sites";
+  Event reg = AuthFailureEvent({req, failure, "muonpipe", "ap-southeast-2", "r"}, clock, {});
+  EXPECT_EQ(reg.event_source, "registry.muonpipe");
+}
+
+TEST(AuditingAuthorizerTest, AdminDecisionNamesTheEndpoint) {
+  FakeClock clock;
+  Event e = DecisionEvent(UserCaller("ops"), "admin:GetMetrics", "arn:muonpipe:admin:::metrics",
+                          Status::PermissionDenied("no"), clock, {});
+  EXPECT_EQ(e.event_source, "admin.muonpipe");
+  EXPECT_EQ(e.event_name, "GetMetrics");
+  EXPECT_EQ(e.error_code, "AccessDenied");
+  EXPECT_TRUE(e.read_only);
+  ASSERT_EQ(e.resources.size(), 1u);
+  EXPECT_EQ(e.resources[0].type, "Muonpipe::Admin::Endpoint");
 }
 
 // --- the log ---

@@ -136,6 +136,11 @@ Event AuthFailureEvent(const auth::AuthFailureNotice& n, const Clock& clock,
   e.user.access_key_id = ClaimedAccessKey(n.request);
   e.user.principal_id = e.user.access_key_id;
   e.event_source = EventSourceOf(n.service);
+  // Signing name "muonpipe" covers the registry and the admin endpoints; the
+  // path tells them apart.
+  if (n.service == "muonpipe" && !n.request.path.starts_with("/_muonpipe/registry")) {
+    e.event_source = EventSourceOf("admin");
+  }
   std::string_view target = n.request.Header("X-Amz-Target");
   if (!target.empty()) {
     e.event_name = std::string(target.substr(target.rfind('.') + 1));

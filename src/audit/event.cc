@@ -84,6 +84,7 @@ std::optional<int64_t> ParseIsoTime(std::string_view text) {
 
 std::string EventSourceOf(std::string_view service) {
   if (service == "registry" || service == "muonpipe") return "registry.muonpipe";
+  if (service == "admin") return "admin.muonpipe";
   if (service == "console" || service == "signin") return "signin.amazonaws.com";
   return std::string(service) + ".amazonaws.com";
 }
@@ -110,6 +111,7 @@ std::string ResourceTypeOf(std::string_view arn) {
     if (kind == "deployment") return "Muonpipe::Registry::Deployment";
     return "Muonpipe::Registry::Registry";
   }
+  if (a->service == "admin") return "Muonpipe::Admin::Endpoint";
   if (a->service == "iam") {
     std::string_view kind = a->resource.substr(0, a->resource.find('/'));
     if (kind == "user") return "AWS::IAM::User";

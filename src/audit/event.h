@@ -74,7 +74,8 @@ std::string IsoTime(int64_t unix_seconds);
 std::optional<int64_t> ParseIsoTime(std::string_view text);
 
 // "kinesis.amazonaws.com" for "kinesis", "registry.muonpipe" for "registry"
-// (muonpipe's own APIs have sources under .muonpipe; docs/audit.md).
+// (and for "muonpipe", the registry's signing name), "admin.muonpipe" for
+// "admin" (muonpipe's own APIs have sources under .muonpipe; docs/audit.md).
 std::string EventSourceOf(std::string_view service);
 // Get*, List*, Describe*, Head*, Lookup* and Export* calls change nothing.
 bool IsReadOnly(std::string_view event_name);

@@ -3,12 +3,15 @@
 #include <sys/stat.h>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "admin/admin_api.h"
 #include "audit/audit_log.h"
 #include "audit/auditing_authorizer.h"
 #include "audit/cloudtrail_api.h"
@@ -52,6 +55,7 @@ struct ServeFlags {
   std::string durability = "sync";
   std::string log_level = "info";
   std::string registry;  // database URL; default DATA_DIR/registry.db
+  std::string metrics_listen;  // HOST:PORT of the plain /metrics listener; empty: none
   int registry_sweep_seconds = 10;
   int firehose_memory_mib = 128;
   bool enforce_shard_limits = false;
@@ -79,6 +83,7 @@ Status ApplyConfig(const std::string& path, CLI::App* cmd, ServeFlags* f) {
   str("durability", "--durability", &f->durability);
   str("log_level", "--log-level", &f->log_level);
   str("registry", "--registry", &f->registry);
+  str("metrics_listen", "--metrics-listen", &f->metrics_listen);
   if (auto v = t["enforce_shard_limits"].value<bool>(); v && cmd->count("--enforce-shard-limits") == 0) {
     f->enforce_shard_limits = *v;
   }
@@ -88,22 +93,25 @@ Status ApplyConfig(const std::string& path, CLI::App* cmd, ServeFlags* f) {
   for (auto&& [k, v] : t) {
     static const std::set<std::string> kKnown = {
         "data_dir", "listen",  "region",   "tls_cert",            "tls_key",
-        "durability", "log_level", "threads", "enforce_shard_limits", "registry"};
+        "durability", "log_level", "threads", "enforce_shard_limits", "registry",
+        "metrics_listen"};
     if (!kKnown.count(std::string(k.str()))) {
       return Status::InvalidArgument(fmt::format(
           "{}: unknown setting '{}' (known: data_dir, listen, region, tls_cert, tls_key, "
-          "durability, log_level, threads, enforce_shard_limits, registry)",
+          "durability, log_level, threads, enforce_shard_limits, registry, metrics_listen)",
           path, k.str()));
     }
   }
   return Status::Ok();
 }
 
-Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+// `flag` names the option in errors ("--listen").
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen,
+                                                     std::string_view flag = "--listen") {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return Status::InvalidArgument(
-        fmt::format("--listen '{}' is not HOST:PORT (for example 127.0.0.1:4566)", listen));
+        fmt::format("{} '{}' is not HOST:PORT (for example 127.0.0.1:4566)", flag, listen));
   }
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -114,7 +122,7 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
     port = -1;
   }
   if (port < 0 || port > 65535) {
-    return Status::InvalidArgument(fmt::format("--listen '{}': port must be 0..65535", listen));
+    return Status::InvalidArgument(fmt::format("{} '{}': port must be 0..65535", flag, listen));
   }
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
@@ -154,6 +162,15 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   if (!listen.ok()) {
     log::error("{}", listen.status().message());
     return 2;
+  }
+  std::optional<std::pair<std::string, uint16_t>> metrics_listen;
+  if (!f.metrics_listen.empty()) {
+    auto m = ParseListen(f.metrics_listen, "--metrics-listen");
+    if (!m.ok()) {
+      log::error("{}", m.status().message());
+      return 2;
+    }
+    metrics_listen = *m;
   }
 
   // Signals are taken by sigwait in this thread only; block them before any
@@ -319,6 +336,11 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   delivery::EdgeOptions firehose_edge;
   firehose_edge.region = f.region;
 
+  admin::AdminOptions admin_api;
+  admin_api.region = f.region;
+  admin_api.usage_json = [&kinesis] { return kinesis->UsageJson(); };
+  admin_api.metrics_text = [] { return MetricsRegistry::Global()->RenderPrometheus(); };
+
   http::ServerOptions sopts;
   sopts.host = listen->first;
   sopts.port = listen->second;
@@ -349,25 +371,8 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       respond(console.Handle(req));
       return;
     }
-    if (req.path == "/_muonpipe/health") {
-      http::Response r;
-      r.Set("Content-Type", "application/json");
-      r.body = R"({"status":"ok"})";
-      respond(std::move(r));
-      return;
-    }
-    if (req.path == "/_muonpipe/usage") {
-      http::Response r;
-      r.Set("Content-Type", "application/json");
-      r.body = kinesis->UsageJson();
-      respond(std::move(r));
-      return;
-    }
-    if (req.path == "/_muonpipe/metrics") {
-      http::Response r;
-      r.Set("Content-Type", "text/plain; version=0.0.4");
-      r.body = MetricsRegistry::Global()->RenderPrometheus();
-      respond(std::move(r));
+    if (admin::IsAdminRequest(req)) {
+      respond(admin::HandleAdmin(identities, authorizer, *clock, admin_api, req));
       return;
     }
     if (req.path.rfind("/_muonpipe/", 0) == 0 || !req.Header("X-Amz-Target").empty()) {
@@ -396,6 +401,24 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   if (!server.ok()) {
     log::error("{}", server.status().message());
     return 1;
+  }
+  // Prometheus cannot sign requests: the metrics alone, unauthenticated, on a
+  // second plain listener the operator binds to loopback or a private network.
+  std::unique_ptr<http::Server> metrics_server;
+  if (metrics_listen) {
+    http::ServerOptions mopts;
+    mopts.host = metrics_listen->first;
+    mopts.port = metrics_listen->second;
+    mopts.threads = 1;
+    auto m = http::Server::Start(mopts, [&admin_api](http::Request&& req, http::Responder respond) {
+      respond(admin::HandleMetricsListener(admin_api, req));
+    });
+    if (!m.ok()) {
+      log::error("--metrics-listen {}: {}", f.metrics_listen, m.status().message());
+      (*server)->Stop();
+      return 1;
+    }
+    metrics_server = std::move(m).value();
   }
 
   // Measured ingest for `muonpipe plan --from-data-dir` (docs/plan.md).
@@ -463,6 +486,11 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
       "  aws --endpoint-url {} s3 ls\n",
       endpoint, f.region, f.data_dir, endpoint, registry::kApiPrefix, (*reg)->db().display_url(),
       audit_dir, created ? "Created" : "Using", cred_path, cred_path, f.region, endpoint, endpoint);
+  if (metrics_server) {
+    fmt::print("Prometheus metrics, unauthenticated: http://{}:{}/metrics (keep this listener on "
+               "loopback or a private network)\n",
+               metrics_listen->first, metrics_server->port());
+  }
   std::fflush(stdout);
   log::info("ready: listening on {}", endpoint);
 
@@ -470,6 +498,7 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
   sigwait(&signals, &sig);
   log::info("received {}, stopping: finishing in-flight requests", strsignal(sig));
   (*server)->Stop();
+  if (metrics_server) metrics_server->Stop();
   {
     std::lock_guard lock(mu);
     stopping = true;
@@ -518,6 +547,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "built; when it is full, batches close early (smaller objects)")
       ->capture_default_str()
       ->check(CLI::Range(4, 1 << 20));
+  cmd->add_option("--metrics-listen", flags->metrics_listen,
+                  "HOST:PORT of a second, plain-HTTP listener serving only GET /metrics "
+                  "(Prometheus text) without authentication; bind it to loopback or a private "
+                  "network (default: none)");
   cmd->add_flag("--enforce-shard-limits", flags->enforce_shard_limits,
                 "Refuse writes beyond 1 MiB/s or 1000 records/s per shard, as AWS does");
   cmd->callback([cmd, flags, exit_code] { *exit_code = RunServe(cmd, *flags); });

@@ -29,7 +29,10 @@ import urllib.request
 try:
     import boto3
     import botocore
+    import botocore.auth
+    import botocore.awsrequest
     import botocore.config
+    import botocore.credentials
     import botocore.exceptions
 except ImportError as e:  # pragma: no cover
     raise ImportError(
@@ -322,6 +325,27 @@ class Server:
                 f.write("aws_session_token = %s\n" % session_token)
         os.chmod(path, 0o600)
         return path
+
+    def admin_get(self, path, creds=None, sign=True, timeout=HTTP_TIMEOUT):
+        """GET one of muonpipe's own endpoints (/_muonpipe/...), signed with SigV4 (service
+        "muonpipe") by creds = (key, secret[, token]) (default: the administrator's), or unsigned
+        when sign is False. Returns (status, raw bytes)."""
+        url = self.endpoint + path
+        headers = {}
+        if sign:
+            creds = creds or self.credentials()
+            req = botocore.awsrequest.AWSRequest(method="GET", url=url)
+            botocore.auth.SigV4Auth(
+                botocore.credentials.Credentials(creds[0], creds[1],
+                                                 creds[2] if len(creds) > 2 else None),
+                "muonpipe", REGION).add_auth(req)
+            headers = dict(req.prepare().headers.items())
+        r = urllib.request.Request(url, method="GET", headers=headers)
+        try:
+            with _NO_PROXY_OPENER.open(r, timeout=timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
 
     def raw_post(self, target, body, headers=None, timeout=HTTP_TIMEOUT):
         """An unsigned JSON 1.1 POST. Returns (status, parsed-json-or-None, raw-bytes)."""

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import unittest
-import urllib.request
 
 from harness import ServerTestCase
 
@@ -39,15 +38,26 @@ class SimAndUsageTest(ServerTestCase):
                              "per-detector sequence numbers have a gap or a repeat")
             self.assertTrue(all(d["kind"] in ("muon", "housekeeping") for d in lines))
 
-        with urllib.request.urlopen(self.server.endpoint + "/_muonpipe/usage", timeout=10) as resp:
-            usage = json.load(resp)
+        status, raw = self.server.admin_get("/_muonpipe/usage")
+        self.assertEqual(status, 200, raw)
+        usage = json.loads(raw)
         self.assertEqual(usage["schema"], "muonpipe.usage.v1")
         self.assertEqual(sorted(d["id"] for d in usage["detectors"]), sorted(dets))
         self.assertTrue(all(d["bytes_per_second"] > 0 for d in usage["detectors"]))
 
-        plan = self.run_bin("plan", "--from-url", self.server.endpoint, "--json")
+        # The planner signs with DATA_DIR/admin-credentials when given --data-dir ...
+        plan = self.run_bin("plan", "--from-url", self.server.endpoint, "--data-dir",
+                            self.server.data_dir, "--json")
         self.assertEqual(plan.returncode, 0, plan.stdout + plan.stderr)
         self.assertIn("\"design\"", plan.stdout)
+        # ... and is refused, with the reason and the fix, when it has no credentials the
+        # server knows.
+        stranger = self.server.credentials_file("stranger", "AKIASTRANGER00000001",
+                                                "strangersecretstrangersecretstranger01")
+        plan = self.run_bin("plan", "--from-url", self.server.endpoint, "--credentials", stranger)
+        self.assertNotEqual(plan.returncode, 0, plan.stdout)
+        self.assertIn("UnrecognizedClient", plan.stderr)
+        self.assertIn("admin:GetUsage", plan.stderr)
 
         self.assertEqual(self.server.terminate(), 0)
         path = os.path.join(self.server.data_dir, "metrics", "usage.json")
