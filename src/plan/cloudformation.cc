@@ -35,7 +35,7 @@ Json GetAtt(const std::string& r, const std::string& a) { return Json{{"Fn::GetA
 bool MentionsMuonpipeOnly(const Json& v) {
   if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
-    return s.starts_with("registry:") || s.starts_with("arn:muonpipe:");
+    return s.starts_with("registry:") || s.starts_with("admin:") || s.starts_with("arn:muonpipe:");
   }
   if (v.is_array()) {
     return std::any_of(v.begin(), v.end(), [](const Json& x) { return MentionsMuonpipeOnly(x); });
