@@ -40,8 +40,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+admin_key() {  # admin_key FIELD: aws_access_key_id or aws_secret_access_key of DATA/admin-credentials
+  awk -F' *= *' -v k="$1" '$1 == k {print $2}' "$DATA/admin-credentials"
+}
+
 delivered() {  # delivered() NAME: the delivery stream's delivered-records counter
-  curl -s "$ENDPOINT/_muonpipe/metrics" |
+  # /_muonpipe/metrics needs a SigV4 signature (service muonpipe): the bootstrap key signs.
+  curl -s --aws-sigv4 "aws:amz:ap-southeast-2:muonpipe" \
+       --user "$(admin_key aws_access_key_id):$(admin_key aws_secret_access_key)" \
+       "$ENDPOINT/_muonpipe/metrics" |
     awk -v n="$1" '$1 == "muonpipe_firehose_delivered_records_total{delivery_stream=\"" n "\"}" {print $2}'
 }
 
