@@ -9,7 +9,9 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import struct
+import subprocess
 import time
 import unittest
 import urllib.error
@@ -20,7 +22,7 @@ import botocore.awsrequest
 import botocore.credentials
 import botocore.exceptions
 
-from harness import REGION, ServerTestCase, _NO_PROXY_OPENER, error_code
+from harness import MUONPIPE_BIN, REGION, ServerTestCase, _NO_PROXY_OPENER, error_code
 
 ACCOUNT = "000000000000"
 REGISTRY = "/_muonpipe/registry/v1/"
@@ -221,6 +223,66 @@ class IdentityTest(AccessControlTestCase):
                                 "--token-code", totp(seed, last + 30), credentials_file=path)
         self.assertNotEqual(again.rc, 0, again)
         self.assertIn("AccessDenied", again.stderr)
+
+    def admin_endpoint(self, path, creds=None, sign=True):
+        """(status, error code or None, body) of GET path."""
+        status, raw = self.server.admin_get(path, creds=creds, sign=sign)
+        code = None
+        if status != 200:
+            code = json.loads(raw)["error"]["code"]
+        return status, code, raw
+
+    def test_admin_endpoints_need_a_signature_and_a_role_that_allows_them(self):
+        usage, metrics = "/_muonpipe/usage", "/_muonpipe/metrics"
+        self.create_stream("muonpipe-live")
+        self.kinesis.put_record(StreamName="muonpipe-live", Data=b"{}\n", PartitionKey="det-1")
+        # Health stays open; usage and metrics refuse unsigned requests.
+        status, raw = self.server.admin_get("/_muonpipe/health", sign=False)
+        self.assertEqual((status, json.loads(raw)), (200, {"status": "ok"}))
+        for path in (usage, metrics):
+            status, code, raw = self.admin_endpoint(path, sign=False)
+            self.assertEqual((status, code), (403, "MissingAuthenticationToken"), raw)
+        # The administrator's key reads both.
+        status, _, raw = self.admin_endpoint(usage)
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(json.loads(raw)["schema"], "muonpipe.usage.v1")
+        status, _, raw = self.admin_endpoint(metrics)
+        self.assertEqual(status, 200, raw)
+        self.assertIn(b"# TYPE muonpipe_kinesis_records_in_total counter", raw)
+        # A device reaches neither.
+        device = self.new_user("dev-0042", "Device")
+        for path in (usage, metrics):
+            status, code, raw = self.admin_endpoint(path, creds=device)
+            self.assertEqual((status, code), (403, "AccessDenied"), raw)
+        # An analyst reads usage (planning), never metrics, and only with MFA.
+        analyst = self.new_user("ann", "Analyst")
+        serial, seed, last = self.enrol_mfa("ann")
+        status, code, raw = self.admin_endpoint(usage, creds=analyst)
+        self.assertEqual((status, code), (403, "AccessDenied"), raw)
+        self.assertIn(b"explicit deny", raw)
+        path = self.server.credentials_file("ann", *analyst)
+        r = self.server.aws("sts", "get-session-token", "--serial-number", serial,
+                            "--token-code", totp(seed, last + 30), credentials_file=path)
+        self.assertEqual(r.rc, 0, r)
+        c = r.json["Credentials"]
+        session = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        status, _, raw = self.admin_endpoint(usage, creds=session)
+        self.assertEqual(status, 200, raw)
+        status, code, raw = self.admin_endpoint(metrics, creds=session)
+        self.assertEqual((status, code), (403, "AccessDenied"), raw)
+        self.assertIn(b"admin:GetMetrics", raw)
+        # The planner signs with the analyst's session taken from the environment.
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=session[0], AWS_SECRET_ACCESS_KEY=session[1],
+                   AWS_SESSION_TOKEN=session[2])
+        plan = subprocess.run([MUONPIPE_BIN, "plan", "--from-url", self.server.endpoint, "--json"],
+                              capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(plan.returncode, 0, plan.stdout + plan.stderr)
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = device
+        del env["AWS_SESSION_TOKEN"]
+        plan = subprocess.run([MUONPIPE_BIN, "plan", "--from-url", self.server.endpoint],
+                              capture_output=True, text=True, timeout=120, env=env)
+        self.assertNotEqual(plan.returncode, 0, plan.stdout)
+        self.assertIn("AccessDenied", plan.stderr)
 
     def test_device_key_puts_to_its_stream_and_nothing_else(self):
         self.seed_data()

@@ -125,6 +125,39 @@ class AuditTest(ServerTestCase):
         self.assertIn("InvalidClientTokenId", out)
         self.assertNotIn("LookupEvents", out)
 
+    def test_admin_endpoint_decisions_and_refusals_are_recorded(self):
+        status, _ = self.server.admin_get("/_muonpipe/usage", sign=False)
+        self.assertEqual(status, 403)
+        status, _ = self.server.admin_get("/_muonpipe/metrics")
+        self.assertEqual(status, 200)
+        iam = self.server.client("iam")
+        iam.create_user(UserName="dev-0042")
+        iam.attach_user_policy(UserName="dev-0042",
+                               PolicyArn="arn:aws:iam::000000000000:policy/Device")
+        k = iam.create_access_key(UserName="dev-0042")["AccessKey"]
+        status, _ = self.server.admin_get("/_muonpipe/usage",
+                                          creds=(k["AccessKeyId"], k["SecretAccessKey"]))
+        self.assertEqual(status, 403)
+
+        events = self.lookup(("EventSource", "admin.muonpipe"))
+        records = sorted((json.loads(e["CloudTrailEvent"]) for e in events),
+                         key=lambda r: r["eventTime"])
+        summary = [(r["eventName"], r["userIdentity"].get("userName"), r.get("errorCode"))
+                   for r in records]
+        self.assertEqual(sorted(summary, key=str), sorted([
+            ("GET /_muonpipe/usage", None, "MissingAuthenticationToken"),
+            ("GetMetrics", "admin", None),
+            ("GetUsage", "dev-0042", "AccessDenied"),
+        ], key=str), summary)
+        denied = [r for r in records if r.get("errorCode") == "AccessDenied"][0]
+        self.assertEqual([(x["ARN"], x["type"]) for x in denied["resources"]],
+                         [("arn:muonpipe:admin:::usage", "Muonpipe::Admin::Endpoint")])
+        self.assertEqual(denied["userIdentity"]["accessKeyId"], k["AccessKeyId"])
+        self.assertTrue(denied["readOnly"])
+        out = self.muonpipe_audit("--failures")
+        self.assertIn("GetUsage", out)
+        self.assertIn("MissingAuthenticationToken", out)
+
     def test_records_survive_a_restart_and_later_records_follow(self):
         self.create_stream("before")
         self.server.restart()

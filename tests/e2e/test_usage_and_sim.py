@@ -1,12 +1,15 @@
-"""The detector simulator against the real server, and the measured ingest figures that the cost
-planner reads (GET /_muonpipe/usage while serving, DIR/metrics/usage.json after a stop)."""
+"""The detector simulator against the real server, the measured ingest figures that the cost
+planner reads (signed GET /_muonpipe/usage while serving, DIR/metrics/usage.json after a stop), and
+the unauthenticated metrics listener for Prometheus (serve --metrics-listen)."""
 
 import json
 import os
 import subprocess
 import unittest
+import urllib.error
+import urllib.request
 
-from harness import ServerTestCase
+from harness import HOST, ServerTestCase, _NO_PROXY_OPENER, free_port
 
 BIN = os.environ.get("MUONPIPE_BIN")
 
@@ -67,6 +70,44 @@ class SimAndUsageTest(ServerTestCase):
         self.assertEqual(plan.returncode, 0, plan.stdout + plan.stderr)
         self.assertIn("5 detectors", plan.stdout)
         self.server.start()
+
+
+class MetricsListenerTest(ServerTestCase):
+    """`serve --metrics-listen`: Prometheus's unauthenticated listener, /metrics and nothing else."""
+
+    def setUp(self):
+        self.metrics_port = free_port()
+        self.server_args = ("--metrics-listen", "%s:%d" % (HOST, self.metrics_port))
+        super().setUp()
+
+    def get(self, port, path):
+        url = "http://%s:%d%s" % (HOST, port, path)
+        try:
+            with _NO_PROXY_OPENER.open(urllib.request.Request(url), timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def test_metrics_listener_serves_metrics_unauthenticated_and_nothing_else(self):
+        self.create_stream("muonpipe-live")
+        self.kinesis.put_record(StreamName="muonpipe-live", Data=b"{}\n", PartitionKey="det-1")
+        status, body = self.get(self.metrics_port, "/metrics")
+        self.assertEqual(status, 200, body)
+        self.assertIn(b"# TYPE muonpipe_kinesis_records_in_total counter", body)
+        self.assertIn(b"\nmuonpipe_kinesis_records_in_total", body)
+        # The same figures as the signed endpoint on the main listener.
+        status, signed = self.server.admin_get("/_muonpipe/metrics")
+        self.assertEqual(status, 200, signed)
+        self.assertIn(b"# TYPE muonpipe_kinesis_records_in_total counter", signed)
+        # Nothing else is served there: not usage, not the APIs.
+        for path in ("/_muonpipe/usage", "/_muonpipe/metrics", "/_muonpipe/health", "/"):
+            status, _ = self.get(self.metrics_port, path)
+            self.assertEqual(status, 404, path)
+        # The main listener still refuses unsigned metrics.
+        status, _ = self.server.admin_get("/_muonpipe/metrics", sign=False)
+        self.assertEqual(status, 403)
+        with open(self.server.log_path, encoding="utf-8") as f:
+            self.assertIn("http://%s:%d/metrics" % (HOST, self.metrics_port), f.read())
 
 
 if __name__ == "__main__":
