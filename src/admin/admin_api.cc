@@ -30,8 +30,7 @@ constexpr std::string_view kPrometheusType = "text/plain; version=0.0.4";
 }  // namespace
 
 bool IsAdminRequest(const http::Request& request) {
-  return request.path == kHealthPath || request.path == kUsagePath ||
-         request.path == kMetricsPath;
+  return request.path == kHealthPath || request.path == kUsagePath || request.path == kMetricsPath;
 }
 
 http::Response HandleAdmin(const auth::Identities& identities, const auth::Authorizer& authorizer,
@@ -47,9 +46,9 @@ http::Response HandleAdmin(const auth::Identities& identities, const auth::Autho
   if (!outcome.verified) {
     log::debug("admin: {} {} from {} refused: {}", req.method, req.path, req.remote_ip,
                outcome.failure.message);
-    http::Response r = ErrorReply(403, auth::JsonApiErrorCode(outcome.failure.error),
-                                  outcome.failure.message.empty() ? "Missing Authentication Token"
-                                                                  : outcome.failure.message);
+    http::Response r = ErrorReply(
+        403, auth::JsonApiErrorCode(outcome.failure.error),
+        outcome.failure.message.empty() ? "Missing Authentication Token" : outcome.failure.message);
     r.Set("x-amzn-RequestId", request_id);
     return r;
   }
@@ -62,7 +61,8 @@ http::Response HandleAdmin(const auth::Identities& identities, const auth::Autho
   }
   http::Response r;
   if (req.method != "GET") {
-    r = ErrorReply(405, "MethodNotAllowed", req.method + " " + req.path + " is not served; use GET");
+    r = ErrorReply(405, "MethodNotAllowed",
+                   req.method + " " + req.path + " is not served; use GET");
     r.Set("Allow", "GET");
   } else if (usage) {
     r = Body("application/json", options.usage_json());

@@ -61,9 +61,9 @@ class AdminApiTest : public ::testing::Test {
     req.remote_ip = "127.0.0.1";
     req.headers = {{"Host", "127.0.0.1:4566"}};
     if (signer) {
-      auth::Sign(req.method, req.path, req.query, req.headers, req.body, *signer,
-                 {.region = "ap-southeast-2", .service = service,
-                  .now_seconds = clock_.NowSeconds()});
+      auth::Sign(
+          req.method, req.path, req.query, req.headers, req.body, *signer,
+          {.region = "ap-southeast-2", .service = service, .now_seconds = clock_.NowSeconds()});
     }
     return req;
   }
@@ -115,7 +115,8 @@ TEST_F(AdminApiTest, SignedMetricsIsAuthorisedAsGetMetricsAndAnsweredInPrometheu
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "muonpipe_up 1\n");
   bool prometheus_type = false;
-  for (const auto& [k, v] : r.headers) prometheus_type |= k == "Content-Type" && v == "text/plain; version=0.0.4";
+  for (const auto& [k, v] : r.headers)
+    prometheus_type |= k == "Content-Type" && v == "text/plain; version=0.0.4";
   EXPECT_TRUE(prometheus_type);
   EXPECT_THAT(authz_.asked(),
               ElementsAre(std::string(kAdmin) + " admin:GetMetrics arn:muonpipe:admin:::metrics"));

@@ -58,15 +58,23 @@ void SetAuthFailureObserver(AuthFailureObserver observer) { Observer() = std::mo
 
 std::string_view JsonApiErrorCode(AuthError error) {
   switch (error) {
-    case AuthError::kMissingAuthentication: return "MissingAuthenticationToken";
-    case AuthError::kIncompleteSignature: return "IncompleteSignature";
-    case AuthError::kUnknownAccessKey: return "UnrecognizedClient";
-    case AuthError::kInvalidSessionToken: return "InvalidClientTokenId";
-    case AuthError::kExpiredToken: return "ExpiredToken";
-    case AuthError::kRequestExpired: return "RequestExpired";
+    case AuthError::kMissingAuthentication:
+      return "MissingAuthenticationToken";
+    case AuthError::kIncompleteSignature:
+      return "IncompleteSignature";
+    case AuthError::kUnknownAccessKey:
+      return "UnrecognizedClient";
+    case AuthError::kInvalidSessionToken:
+      return "InvalidClientTokenId";
+    case AuthError::kExpiredToken:
+      return "ExpiredToken";
+    case AuthError::kRequestExpired:
+      return "RequestExpired";
     case AuthError::kSignatureMismatch:
-    case AuthError::kPayloadHashMismatch: return "SignatureDoesNotMatch";
-    case AuthError::kWrongScope: return "InvalidSignature";
+    case AuthError::kPayloadHashMismatch:
+      return "SignatureDoesNotMatch";
+    case AuthError::kWrongScope:
+      return "InvalidSignature";
   }
   return "InvalidSignature";
 }

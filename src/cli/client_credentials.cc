@@ -13,8 +13,7 @@ std::string EnvOr(const char* name) {
 }  // namespace
 
 sim::CredentialSources CredentialSourcesFromEnvironment(std::string credentials_file,
-                                                        std::string profile,
-                                                        std::string data_dir) {
+                                                        std::string profile, std::string data_dir) {
   return {.credentials_file = std::move(credentials_file),
           .profile = std::move(profile),
           .data_dir = std::move(data_dir),
