@@ -1,6 +1,7 @@
 #include "streamlog/log_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <map>
 
@@ -14,6 +15,24 @@ Result<AppendResult> ShardLog::AppendSync(std::span<const AppendEntry> entries) 
   auto future = promise.get_future();
   Append(entries, [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
   return future.get();
+}
+
+Result<ReadResult> ShardLog::Read(uint64_t from_seq, size_t max_records, size_t max_bytes) const {
+  ReadResult out;
+  auto copy = [&out](const RecordView& v) {
+    Record& r = out.records.emplace_back();
+    r.seq = v.seq;
+    r.arrival_ms = v.arrival_ms;
+    r.partition_key.assign(v.partition_key);
+    std::memcpy(r.hash_key.data(), v.hash_key, r.hash_key.size());
+    r.data.assign(v.data);
+    return true;
+  };
+  MUON_ASSIGN_OR_RETURN(ScanResult scan, Scan(from_seq, max_records, max_bytes, copy));
+  out.next_seq = scan.next_seq;
+  out.end_seq = scan.end_seq;
+  out.last_arrival_ms = scan.last_arrival_ms;
+  return out;
 }
 
 namespace {

@@ -65,6 +65,32 @@ struct ReadResult {
   int64_t last_arrival_ms = 0;
 };
 
+// A record seen in place by ShardLog::Scan. The views (and hash_key) point
+// into the log's read buffer: valid only during the visit that receives them.
+struct RecordView {
+  uint64_t seq = 0;
+  int64_t arrival_ms = 0;  // Unix ms; non-decreasing with seq within a log
+  std::string_view partition_key;
+  const uint8_t* hash_key = nullptr;  // 16 bytes, big-endian
+  std::string_view data;
+};
+
+// Return true to consume the record and go on, false to stop before it.
+using RecordVisitor = std::function<bool(const RecordView&)>;
+
+struct ScanResult {
+  // The seq to scan from next time: the last consumed record + 1, the record
+  // the visitor refused, or from_seq (raised to the trim point) if none.
+  uint64_t next_seq = 0;
+  // Committed end of the log when the scan began: the seq the next append gets.
+  uint64_t end_seq = 0;
+  // Arrival time of the newest committed record (0 if the log is empty).
+  int64_t last_arrival_ms = 0;
+  // Records consumed (visits that returned true) and the sum of their data sizes.
+  size_t records = 0;
+  size_t bytes = 0;
+};
+
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 
 class ShardLog {
@@ -80,12 +106,24 @@ class ShardLog {
   // Blocking form of Append, for tests and tools.
   Result<AppendResult> AppendSync(std::span<const AppendEntry> entries);
 
-  // Reads committed records with seq >= from_seq, at most max_records and
-  // stopping before the total data size would exceed max_bytes (at least one
-  // record is returned if any is available). from_seq below the trim point
-  // starts at the oldest retained record; from_seq beyond the end returns none.
-  virtual Result<ReadResult> Read(uint64_t from_seq, size_t max_records,
-                                  size_t max_bytes) const = 0;
+  // Visits committed records in seq order, each in place, starting at
+  // from_seq: at most max_records, stopping before the total data size would
+  // exceed max_bytes (at least one record is offered if any is available),
+  // and never past the committed end sampled when the scan began (end_seq).
+  // from_seq below the trim point starts at the oldest retained record;
+  // from_seq at or beyond the end visits none. When `visit` returns false the
+  // scan stops without consuming that record: next_seq is its seq.
+  // `visit` runs on the calling thread with no lock of the log held (it may
+  // call this log); it must not keep the views past its return.
+  // An error (I/O, or Corruption for bytes that are not the committed records
+  // they should be) may come after some records were already visited: those
+  // were consumed, and the caller decides what they mean.
+  virtual Result<ScanResult> Scan(uint64_t from_seq, size_t max_records, size_t max_bytes,
+                                  const RecordVisitor& visit) const = 0;
+
+  // Scan that copies the records out: same selection, next_seq, end_seq and
+  // last_arrival_ms. On error nothing is returned.
+  Result<ReadResult> Read(uint64_t from_seq, size_t max_records, size_t max_bytes) const;
 
   // The seq of the first committed record with arrival_ms >= ms, or the end seq
   // if none.

@@ -168,7 +168,7 @@ Result<bool> SegmentScanner::Fill(size_t n) {
   return buf_len_ >= n;
 }
 
-Result<SegmentScanner::State> SegmentScanner::Next(RecordView* rec) {
+Result<SegmentScanner::State> SegmentScanner::Next(SegmentRecord* rec) {
   if (offset_ >= limit_) return State::kEnd;
   if (limit_ - offset_ < kRecordHeaderSize) {
     bad_reason_ = "partial record header";

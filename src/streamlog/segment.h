@@ -96,16 +96,11 @@ struct IndexFile {
 std::string EncodeIndexFile(const IndexFile& index);
 Result<IndexFile> DecodeIndexFile(std::string_view bytes);
 
-// A decoded record; the views point into the scanner's buffer and stay valid
-// until the next call to Next.
-struct RecordView {
+// A decoded record and where it lies; the views point into the scanner's
+// buffer and stay valid until the next call to Next.
+struct SegmentRecord : RecordView {
   uint64_t offset = 0;  // of the record header in the file
   uint64_t size = 0;    // header + body
-  uint64_t seq = 0;
-  int64_t arrival_ms = 0;
-  std::string_view partition_key;
-  const uint8_t* hash_key = nullptr;
-  std::string_view data;
 };
 
 // Walks the records of a segment file sequentially, reading in large chunks.
@@ -119,7 +114,7 @@ class SegmentScanner {
   // kRecord: *rec is the record at offset() before the call. kEnd: offset() ==
   // limit. kBad: the bytes at offset() are not a whole valid record (torn,
   // truncated or corrupt); bad_reason() says why. An I/O error is an error.
-  Result<State> Next(RecordView* rec);
+  Result<State> Next(SegmentRecord* rec);
   uint64_t offset() const { return offset_; }
   const std::string& bad_reason() const { return bad_reason_; }
 

@@ -172,7 +172,7 @@ Status ShardLogImpl::RecoverSegment(const std::shared_ptr<Segment>& seg, uint64_
   uint64_t expected = seg->name.first_seq;
   uint64_t valid_end = kSegmentHeaderSize;
   int64_t last_arrival = 0;
-  RecordView rec;
+  SegmentRecord rec;
   for (;;) {
     MUON_ASSIGN_OR_RETURN(SegmentScanner::State st, scanner.Next(&rec));
     if (st == SegmentScanner::State::kEnd) break;
@@ -517,9 +517,9 @@ std::optional<ShardLogImpl::Location> ShardLogImpl::LocateLocked(uint64_t from_s
   return std::nullopt;
 }
 
-Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
-                                      size_t max_bytes) const {
-  ReadResult out;
+Result<ScanResult> ShardLogImpl::Scan(uint64_t from_seq, size_t max_records, size_t max_bytes,
+                                      const RecordVisitor& visit) const {
+  ScanResult out;
   uint64_t from;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -528,8 +528,7 @@ Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
     from = std::max(from_seq, TrimSeqLocked());
   }
   out.next_seq = from;
-  size_t bytes = 0;
-  while (out.records.size() < max_records && from < out.end_seq) {
+  while (out.records < max_records && from < out.end_seq) {
     Location loc;
     std::shared_ptr<RandomAccessFile> reader;
     {
@@ -542,13 +541,13 @@ Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
     from = loc.from_seq;  // skips a gap between segments
     if (from >= out.end_seq) break;
     // Stop at the end sampled above even if more has committed since, so that
-    // every record returned lies below out.end_seq.
+    // every record visited lies below out.end_seq.
     const uint64_t limit_seq = std::min(loc.limit_seq, out.end_seq);
     SegmentScanner scanner(reader.get(), loc.offset, loc.limit_bytes);
     uint64_t resume_offset = loc.offset;
-    bool full = false;
-    const size_t before = out.records.size();
-    RecordView rec;
+    bool stop = false;
+    const size_t before = out.records;
+    SegmentRecord rec;
     for (;;) {
       MUON_ASSIGN_OR_RETURN(SegmentScanner::State st, scanner.Next(&rec));
       if (st == SegmentScanner::State::kEnd ||
@@ -564,34 +563,34 @@ Result<ReadResult> ShardLogImpl::Read(uint64_t from_seq, size_t max_records,
         return Status::Corruption(loc.segment->path + ": seq " + std::to_string(rec.seq) +
                                   " where " + std::to_string(from) + " was expected");
       }
-      if (!out.records.empty() && bytes + rec.data.size() > max_bytes) {
-        full = true;
+      if (out.records > 0 && out.bytes + rec.data.size() > max_bytes) {
+        stop = true;
         break;
       }
-      Record& r = out.records.emplace_back();
-      r.seq = rec.seq;
-      r.arrival_ms = rec.arrival_ms;
-      r.partition_key.assign(rec.partition_key);
-      std::memcpy(r.hash_key.data(), rec.hash_key, kHashKeySize);
-      r.data.assign(rec.data);
-      bytes += rec.data.size();
+      if (!visit(rec)) {
+        out.next_seq = rec.seq;  // past a gap the refused record starts the next scan
+        stop = true;
+        break;
+      }
+      ++out.records;
+      out.bytes += rec.data.size();
       from = rec.seq + 1;
       out.next_seq = from;
       resume_offset = rec.offset + rec.size;
-      if (out.records.size() >= max_records) {
-        full = true;
+      if (out.records >= max_records) {
+        stop = true;
         break;
       }
     }
-    if (out.records.size() == before && !full) {
+    if (out.records == before && !stop) {
       return Status::Corruption(loc.segment->path + ": committed records missing from seq " +
                                 std::to_string(from));
     }
-    if (out.records.size() > before) {
+    if (out.records > before) {
       std::lock_guard<std::mutex> lock(mu_);
       hints_[next_hint_++ % hints_.size()] = {from, loc.segment->name, resume_offset};
     }
-    if (full) break;
+    if (stop) break;
   }
   return out;
 }
@@ -620,7 +619,7 @@ Result<uint64_t> ShardLogImpl::SeqAtOrAfterTime(int64_t ms) const {
     MUON_ASSIGN_OR_RETURN(reader, ReaderLocked(seg.get()));
   }
   SegmentScanner scanner(reader.get(), start.offset, limit_bytes);
-  RecordView rec;
+  SegmentRecord rec;
   for (;;) {
     MUON_ASSIGN_OR_RETURN(SegmentScanner::State st, scanner.Next(&rec));
     if (st == SegmentScanner::State::kEnd) break;

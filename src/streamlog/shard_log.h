@@ -81,7 +81,8 @@ class ShardLogImpl final : public ShardLog, public std::enable_shared_from_this<
   Status Recover();
 
   void Append(std::span<const AppendEntry> entries, AppendCallback done) override;
-  Result<ReadResult> Read(uint64_t from_seq, size_t max_records, size_t max_bytes) const override;
+  Result<ScanResult> Scan(uint64_t from_seq, size_t max_records, size_t max_bytes,
+                          const RecordVisitor& visit) const override;
   Result<uint64_t> SeqAtOrAfterTime(int64_t ms) const override;
   uint64_t TrimSeq() const override;
   uint64_t EndSeq() const override;
