@@ -281,8 +281,10 @@ class DeliveryStreamImpl final : public DeliveryStream {
       if (oldest == 0) {
         uint64_t d = s->delivered_pub.load();
         if (d < s->src.log->EndSeq()) {
-          auto r = s->src.log->Read(d, 1, 1);
-          if (r.ok() && !r->records.empty()) oldest = r->records[0].arrival_ms;
+          (void)s->src.log->Scan(d, 1, 1, [&oldest](const streamlog::RecordView& rec) {
+            oldest = rec.arrival_ms;
+            return true;
+          });
         }
       }
       if (oldest > 0) lag = std::max(lag, now - oldest);
@@ -357,39 +359,48 @@ class DeliveryStreamImpl final : public DeliveryStream {
     bool caught_up = false;    // read everything the log held
     bool budget_full = false;  // the next record found no memory
     size_t read_now = 0;
+    Status add_error;
+    // Records are added straight from the log's buffer: nothing is copied per
+    // record but into its chunk.
+    const streamlog::RecordVisitor add = [&](const streamlog::RecordView& rec) {
+      auto added = Add(b, rec.data, rec.arrival_ms, comp, /*force=*/false);
+      if (!added.ok()) {
+        add_error = added.status();
+        return false;
+      }
+      if (!*added) {
+        budget_full = true;
+        return false;  // the record stays in the log for the next batch
+      }
+      if (b.records == 1) s.oldest_ms_pub = std::max<int64_t>(rec.arrival_ms, 1);
+      read_now += rec.data.size();
+      // Kept per record: a scan that fails part way has still added these.
+      s.next_read = rec.seq + 1;
+      worked = true;
+      return true;
+    };
     while (b.source_bytes < limit && read_now < options_.max_read_bytes_per_step) {
       size_t want = std::min(limit - b.source_bytes, options_.max_read_bytes_per_step - read_now);
-      // Reads of at most 1 MiB keep the log's read buffers small and reused.
-      auto r = s.src.log->Read(s.next_read, 100'000, std::min<size_t>(want, 1u << 20));
+      // Scans of at most 1 MiB keep the log's read buffers small and reused.
+      auto r = s.src.log->Scan(s.next_read, 100'000, std::min<size_t>(want, 1u << 20), add);
+      if (!add_error.ok()) {
+        // Only a bug gets here; the records stay in the log.
+        SetError(add_error, s);
+        s.batch.reset();
+        s.next_read = s.delivered;
+        s.oldest_ms_pub = 0;
+        return false;
+      }
       if (!r.ok()) {
         SetError(r.status(), s);
         caught_up = true;
         break;
       }
-      if (r->records.empty()) {
+      if (budget_full) break;
+      if (r->records == 0) {
         caught_up = true;
         break;
       }
-      for (const auto& rec : r->records) {
-        auto added = Add(b, rec, comp, /*force=*/false);
-        if (!added.ok()) {
-          // Only a bug gets here; the records stay in the log.
-          SetError(added.status(), s);
-          s.batch.reset();
-          s.next_read = s.delivered;
-          s.oldest_ms_pub = 0;
-          return false;
-        }
-        if (!*added) {
-          budget_full = true;
-          break;
-        }
-        if (b.records == 1) s.oldest_ms_pub = std::max<int64_t>(rec.arrival_ms, 1);
-        read_now += rec.data.size();
-        s.next_read = rec.seq + 1;
-        worked = true;
-      }
-      if (budget_full) break;
       s.next_read = r->next_seq;
     }
     if (b.records == 0) {
@@ -418,9 +429,9 @@ class DeliveryStreamImpl final : public DeliveryStream {
   // Adds one record to its partition's object. False (and nothing added)
   // when its chunk needs memory the budget does not have; `force` takes it
   // regardless (a recorded batch being rebuilt).
-  Result<bool> Add(Batch& b, const streamlog::Record& rec, Compressor& comp, bool force) {
+  Result<bool> Add(Batch& b, std::string_view data, int64_t arrival_ms, Compressor& comp,
+                   bool force) {
     const DestinationConfig& c = b.config;
-    const std::string_view data = rec.data;
     std::string group_key = "=";  // every partition's key starts with '='; errors are ""
     std::string reason;
     std::map<std::string, std::string> partition;
@@ -441,7 +452,7 @@ class DeliveryStreamImpl final : public DeliveryStream {
       w.Key("attemptsMade");
       w.Int(1);
       w.Key("arrivalTimestamp");
-      w.Int(rec.arrival_ms);
+      w.Int(arrival_ms);
       w.Key("errorCode");
       w.String("DynamicPartitioning.MetadataExtractionFailed");
       w.Key("errorMessage");
@@ -481,16 +492,16 @@ class DeliveryStreamImpl final : public DeliveryStream {
       g.chunk += line;
     }
     if (g.records == 0) {
-      g.first_arrival_ms = rec.arrival_ms;
+      g.first_arrival_ms = arrival_ms;
       g.partition = std::move(partition);
       g.error = !reason.empty();
     }
     ++g.records;
     g.source_bytes += data.size();
-    if (b.records == 0) b.first_arrival_ms = rec.arrival_ms;
+    if (b.records == 0) b.first_arrival_ms = arrival_ms;
     ++b.records;
     b.source_bytes += data.size();
-    b.last_arrival_ms = rec.arrival_ms;
+    b.last_arrival_ms = arrival_ms;
     return true;
   }
 
@@ -553,15 +564,18 @@ class DeliveryStreamImpl final : public DeliveryStream {
     }
     uint64_t seq = b.from;
     uint64_t first_seq = b.to;
+    Status add_error;
+    const streamlog::RecordVisitor add = [&](const streamlog::RecordView& rec) {
+      if (rec.seq >= b.to) return false;  // past a range trimmed from the log
+      first_seq = std::min(first_seq, rec.seq);
+      auto added = Add(b, rec.data, rec.arrival_ms, comp, /*force=*/true);  // forced: always added
+      if (!added.ok()) add_error = added.status();
+      return added.ok();
+    };
     while (seq < b.to) {
-      MUON_ASSIGN_OR_RETURN(streamlog::ReadResult r, s.src.log->Read(seq, 100'000, 1u << 20));
-      if (r.records.empty()) break;
-      for (const auto& rec : r.records) {
-        if (rec.seq >= b.to) break;
-        first_seq = std::min(first_seq, rec.seq);
-        MUON_ASSIGN_OR_RETURN(bool added, Add(b, rec, comp, /*force=*/true));
-        (void)added;  // forced: always added
-      }
+      MUON_ASSIGN_OR_RETURN(streamlog::ScanResult r, s.src.log->Scan(seq, 100'000, 1u << 20, add));
+      MUON_RETURN_IF_ERROR(add_error);
+      if (r.records == 0) break;
       seq = r.next_seq;
     }
     if (b.records > 0 && first_seq > b.from) {

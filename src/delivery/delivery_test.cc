@@ -1,14 +1,13 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-
 #include <zlib.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "base/base64.h"
 #include "base/fault_env.h"
@@ -263,6 +262,48 @@ TEST(FakeObjectStoreTest, PutPiecesJoinsThePiecesAndCountsAsAPut) {
   EXPECT_EQ(store.Calls(FakeOp::kPut), 2);
 }
 
+// A shard log whose next scan fails, as a log that meets a corrupt record
+// does, after visiting `visits` records.
+class FailingScanLog final : public streamlog::ShardLog {
+ public:
+  explicit FailingScanLog(std::shared_ptr<streamlog::ShardLog> log) : log_(std::move(log)) {}
+
+  void FailNextScanAfter(size_t visits) { fail_after_ = static_cast<int64_t>(visits); }
+  int failures() const { return failures_; }
+
+  Result<streamlog::ScanResult> Scan(uint64_t from_seq, size_t max_records, size_t max_bytes,
+                                     const streamlog::RecordVisitor& visit) const override {
+    const int64_t fail_after = fail_after_.exchange(-1);
+    if (fail_after < 0) return log_->Scan(from_seq, max_records, max_bytes, visit);
+    int64_t visited = 0;
+    auto r = log_->Scan(from_seq, max_records, max_bytes, [&](const streamlog::RecordView& v) {
+      if (visited == fail_after) return false;
+      ++visited;
+      return visit(v);
+    });
+    if (!r.ok()) return r.status();
+    ++failures_;
+    return Status::Corruption("injected: a bad record after " + std::to_string(visited));
+  }
+  void Append(std::span<const streamlog::AppendEntry> entries,
+              streamlog::AppendCallback done) override {
+    log_->Append(entries, std::move(done));
+  }
+  Result<uint64_t> SeqAtOrAfterTime(int64_t ms) const override {
+    return log_->SeqAtOrAfterTime(ms);
+  }
+  uint64_t TrimSeq() const override { return log_->TrimSeq(); }
+  uint64_t EndSeq() const override { return log_->EndSeq(); }
+  int64_t LastArrivalMs() const override { return log_->LastArrivalMs(); }
+  uint64_t SizeBytes() const override { return log_->SizeBytes(); }
+  Status TrimBefore(int64_t cutoff_ms) override { return log_->TrimBefore(cutoff_ms); }
+
+ private:
+  const std::shared_ptr<streamlog::ShardLog> log_;
+  mutable std::atomic<int64_t> fail_after_{-1};
+  mutable std::atomic<int> failures_{0};
+};
+
 // A delivery stream over one shard log in a fault-injecting in-memory Env.
 class DeliveryTest : public ::testing::Test {
  protected:
@@ -302,8 +343,9 @@ class DeliveryTest : public ::testing::Test {
     o.metrics = false;
     o.max_read_bytes_per_step = max_read_bytes_per_step;
     o.memory_budget = budget_;
-    auto d = DeliveryStream::Open(o, config_, {{"shardId-000000000000", log_, false}}, &store_,
-                                  &env_, &clock_);
+    auto d = DeliveryStream::Open(o, config_,
+                                  {{"shardId-000000000000", source_ ? source_ : log_, false}},
+                                  &store_, &env_, &clock_);
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     stream_ = std::move(d).value();
   }
@@ -377,6 +419,7 @@ class DeliveryTest : public ::testing::Test {
   DestinationConfig config_;
   std::unique_ptr<streamlog::LogStore> logs_;
   std::shared_ptr<streamlog::ShardLog> log_;
+  std::shared_ptr<streamlog::ShardLog> source_;  // what the stream reads; log_ when null
   std::unique_ptr<DeliveryStream> stream_;
   MemoryBudget* budget_ = nullptr;  // the stream's own when null
 };
@@ -404,6 +447,30 @@ TEST_F(DeliveryTest, WaitsForTheIntervalThenDeliversOneNamedObject) {
   EXPECT_EQ(st.delivered_records, 10u);
   EXPECT_EQ(st.delivered_objects, 1u);
   EXPECT_EQ(st.lag_ms, 0);
+}
+
+// Records a failing scan visited before its error are in the batch; the next
+// scan goes on after them, so none is lost or delivered twice.
+TEST_F(DeliveryTest, ScanFailingPartWayKeepsWhatItVisitedAndDeliversEachRecordOnce) {
+  auto failing = std::make_shared<FailingScanLog>(log_);
+  source_ = failing;
+  OpenStream();
+  auto sent = Append(0, 50);
+  failing->FailNextScanAfter(20);
+  EXPECT_TRUE(stream_->Step());
+  EXPECT_EQ(failing->failures(), 1);
+  EXPECT_NE(stream_->Stats().last_error.find("injected"), std::string::npos)
+      << stream_->Stats().last_error;
+  auto more = Append(50, 10);
+  sent.insert(sent.end(), more.begin(), more.end());
+  failing->FailNextScanAfter(0);  // a scan that fails before its first record
+  stream_->Step();
+  EXPECT_EQ(failing->failures(), 2);
+  clock_.AdvanceSeconds(60);
+  StepUntilIdle();
+  ExpectExactlyOnce(sent);
+  EXPECT_EQ(stream_->Stats().delivered_records, 60u);
+  EXPECT_EQ(store_.Contents("bucket").size(), 1u);  // one batch: the failures did not cut it
 }
 
 TEST_F(DeliveryTest, SizeHintCutsObjectsBeforeTheInterval) {
