@@ -49,7 +49,7 @@ std::string IsoTime(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm;
   gmtime_r(&t, &tm);
-  char buf[32];
+  char buf[80];  // room for any int fields, so the format is never cut
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;

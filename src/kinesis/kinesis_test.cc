@@ -173,7 +173,9 @@ TEST_F(ServiceTest, PutRecordsThenReadBackInOrderPerShard) {
       EXPECT_EQ(got["Records"][k]["SequenceNumber"], expected[k].first);
       EXPECT_EQ(*Base64Decode(got["Records"][k]["Data"].get<std::string>()), expected[k].second);
       EXPECT_TRUE(got["Records"][k].contains("ApproximateArrivalTimestamp"));
-      if (k > 0) EXPECT_LT(expected[k - 1].first, expected[k].first);
+      if (k > 0) {
+        EXPECT_LT(expected[k - 1].first, expected[k].first);
+      }
     }
     EXPECT_EQ(got["MillisBehindLatest"], 0);
   }
