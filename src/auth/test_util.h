@@ -2,12 +2,16 @@
 // the API edges that verify SigV4 (auth::AuthenticateHttp underneath).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "auth/identities.h"
 #include "auth/sigv4.h"
+#include "auth/static_credential_store.h"
 #include "http/server.h"
 
 namespace muon::auth::testing {
@@ -37,5 +41,19 @@ inline void SignRequest(http::Request& request, const Credentials& credentials,
   Sign(request.method, request.path, request.query, request.headers, request.body, credentials,
        options);
 }
+
+// Identities for which every session key has expired: an edge must answer
+// ExpiredToken in its protocol's shape.
+class ExpiredSessions final : public Identities {
+ public:
+  const CredentialStore& credentials() const override { return none_; }
+  std::optional<KeyOwner> OwnerOf(std::string_view) const override { return std::nullopt; }
+  bool IsExpiredSession(std::string_view, std::string_view, int64_t) const override {
+    return true;
+  }
+
+ private:
+  StaticCredentialStore none_;
+};
 
 }  // namespace muon::auth::testing

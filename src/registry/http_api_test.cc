@@ -117,22 +117,9 @@ class RegistryApiTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<http::Server> server_;
 };
 
-// Identities for which every session key has expired.
-class ExpiredSessions final : public auth::Identities {
- public:
-  const auth::CredentialStore& credentials() const override { return none_; }
-  std::optional<auth::KeyOwner> OwnerOf(std::string_view) const override { return std::nullopt; }
-  bool IsExpiredSession(std::string_view, std::string_view, int64_t) const override {
-    return true;
-  }
-
- private:
-  auth::StaticCredentialStore none_;
-};
-
 TEST_P(RegistryApiTest, ExpiredSessionCredentialsAreExpiredToken) {
   if (!reg_) return;
-  ExpiredSessions expired;
+  auth::testing::ExpiredSessions expired;
   identities_ = &expired;
   creds_ = {"ASIAREGISTRYTEST0001", "secretsecretsecretsecretsecretsecret0001", "token"};
   Reply r = Call("GET", P("sites"));

@@ -250,21 +250,8 @@ TEST_F(S3ServiceTest, UnsignedAndBadlySignedRequestsAreRefused) {
   EXPECT_EQ(Code(bad), "SignatureDoesNotMatch");
 }
 
-// Identities for which every session key has expired.
-class ExpiredSessions final : public auth::Identities {
- public:
-  const auth::CredentialStore& credentials() const override { return none_; }
-  std::optional<auth::KeyOwner> OwnerOf(std::string_view) const override { return std::nullopt; }
-  bool IsExpiredSession(std::string_view, std::string_view, int64_t) const override {
-    return true;
-  }
-
- private:
-  auth::StaticCredentialStore none_;
-};
-
 TEST_F(S3ServiceTest, ExpiredSessionCredentialsAreExpiredToken) {
-  ExpiredSessions expired;
+  auth::testing::ExpiredSessions expired;
   S3Options o;
   o.region = kRegion;
   o.worker_threads = 1;
