@@ -10,12 +10,15 @@ Environment:
 
 import base64
 import configparser
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -487,6 +490,17 @@ def shard_for_hash(shards, h):
         if int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"]):
             return s["ShardId"]
     raise AssertionError("hash %d in no shard's range" % h)
+
+
+def totp(seed_base32, at):
+    """RFC 6238 (HMAC-SHA1, 6 digits, 30 s) at Unix time `at`, for the Base32 seed IAM hands out
+    (str or bytes), as authenticator apps compute it."""
+    seed = (seed_base32 if isinstance(seed_base32, str) else seed_base32.decode()).strip()
+    key = base64.b32decode(seed + "=" * (-len(seed) % 8), casefold=True)
+    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return "%06d" % (value % 1000000)
 
 
 def b64(data):

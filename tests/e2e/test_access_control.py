@@ -5,12 +5,8 @@ The tests in IdentityTest create users, keys, MFA devices and roles through the 
 (`aws iam ...` / boto3 iam); everything else here needs only the bootstrap administrator.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import os
-import struct
 import subprocess
 import time
 import unittest
@@ -22,20 +18,10 @@ import botocore.awsrequest
 import botocore.credentials
 import botocore.exceptions
 
-from harness import MUONPIPE_BIN, REGION, ServerTestCase, _NO_PROXY_OPENER, error_code
+from harness import MUONPIPE_BIN, REGION, ServerTestCase, _NO_PROXY_OPENER, error_code, totp
 
 ACCOUNT = "000000000000"
 REGISTRY = "/_muonpipe/registry/v1/"
-
-
-def totp(seed_base32, at):
-    """RFC 6238 (SHA-1, 6 digits, 30 s) for the Base32 seed IAM hands out."""
-    seed = seed_base32 if isinstance(seed_base32, str) else seed_base32.decode()
-    key = base64.b32decode(seed + "=" * (-len(seed) % 8), casefold=True)
-    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
-    return "%06d" % (value % 1000000)
 
 
 class AccessControlTestCase(ServerTestCase):

@@ -11,8 +11,7 @@ import unittest
 
 import botocore.exceptions
 
-from harness import MUONPIPE_BIN, ServerTestCase, error_code
-from test_access_control import totp
+from harness import MUONPIPE_BIN, ServerTestCase, error_code, totp
 
 ACCOUNT = "000000000000"
 

@@ -3,29 +3,17 @@ device enrolled with `muonpipe console`, the code computed here (RFC 6238), the 
 written with the session cookie, sign-out; failures answered alike and audited; a password that
 must be reset changed before any session."""
 
-import base64
-import hashlib
-import hmac
 import http.client
 import json
-import struct
 import subprocess
 import time
 import unittest
 
-from harness import HOST, MUONPIPE_BIN, ServerTestCase
+from harness import HOST, MUONPIPE_BIN, ServerTestCase, totp
 
 PASSWORD = "a long console password"
 CONSOLE = "/_muonpipe/console/v1/"
 REGISTRY = "/_muonpipe/registry/v1/"
-
-
-def totp(base32_seed, at):
-    key = base64.b32decode(base32_seed + "=" * (-len(base32_seed) % 8))
-    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
-    return "%06d" % (value % 1000000)
 
 
 class Browser:

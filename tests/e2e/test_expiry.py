@@ -25,8 +25,7 @@ import time
 import unittest
 import unittest.mock
 
-from harness import HOST, MUONPIPE_BIN, REGION, ServerTestCase
-from test_iam import totp
+from harness import HOST, MUONPIPE_BIN, REGION, ServerTestCase, totp
 
 ACCOUNT = "000000000000"
 BUCKET = "muonpipe-data"

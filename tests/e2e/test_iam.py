@@ -2,19 +2,15 @@
 users, access keys, groups, managed policies, roles and virtual MFA devices, and IAM's error codes
 as botocore reads them."""
 
-import base64
-import hashlib
-import hmac
 import json
 import os
-import struct
 import subprocess
 import time
 import unittest
 
 import botocore.exceptions
 
-from harness import MUONPIPE_BIN, ServerTestCase, error_code
+from harness import MUONPIPE_BIN, ServerTestCase, totp, error_code
 
 WAIT = 30.0  # seconds a running server may take to see another process's change (it takes ~1)
 
@@ -28,16 +24,6 @@ TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
                    "Action": "sts:AssumeRole"}],
 }
-
-
-def totp(seed_base32, at):
-    """RFC 6238 (HMAC-SHA1, 6 digits, 30 s), as authenticator apps compute it."""
-    seed = seed_base32.strip().upper()
-    key = base64.b32decode(seed + "=" * (-len(seed) % 8))
-    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
-    offset = digest[-1] & 15
-    value = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000
-    return "%06d" % value
 
 
 def two_consecutive_codes(seed_base32):
