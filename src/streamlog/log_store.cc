@@ -52,7 +52,7 @@ class LogStoreImpl final : public LogStore {
         options_(options),
         env_(env),
         clock_(clock),
-        committer_(options.sync) {}
+        committer_(options.sync, options.sync_parallelism) {}
   ~LogStoreImpl() override { Close(); }
 
   Status Open() {

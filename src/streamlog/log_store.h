@@ -145,6 +145,10 @@ struct LogStoreOptions {
   uint64_t segment_bytes = 64ull << 20;
   // When false, appends are acknowledged before fdatasync (tests only; never the default).
   bool sync = true;
+  // A commit pass syncs up to this many files at once (one per shard written
+  // since the last pass). The file system folds concurrent fdatasyncs into one
+  // journal commit, so a pass costs about one sync instead of one per shard.
+  int sync_parallelism = 4;
 };
 
 class LogStore {

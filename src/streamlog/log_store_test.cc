@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -642,6 +645,152 @@ TEST_F(LogStoreTest, ConcurrentAppendersShareSyncs) {
   const uint64_t syncs = env_.sync_count() - syncs_before;
   EXPECT_LT(syncs, uint64_t{kThreads * kPerThread} / 2) << syncs << " syncs";
   EXPECT_EQ(ReadAll().size(), size_t{kThreads * kPerThread});
+}
+
+// Holds the committer inside the sync of log "gate" until released, so that
+// appends made meanwhile to logs "a" and "b" land in the next commit pass
+// together. The first sync of each of "a" and "b" waits (bounded) for the
+// other to overlap it (up to `overlap_wait`) and records how many ran at
+// once; `fail_b` fails the first sync of "b".
+class SyncGate {
+ public:
+  explicit SyncGate(FaultInjectionEnv* env, bool fail_b = false,
+                    std::chrono::milliseconds overlap_wait = std::chrono::seconds(5))
+      : env_(env), fail_b_(fail_b), overlap_wait_(overlap_wait) {
+    env_->SetFaultPredicate([this](FaultOp op, const std::string& path) {
+      if (op != FaultOp::kSync) return false;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (path.find("/gate/") != std::string::npos) {
+        gate_entered_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+        return false;
+      }
+      const bool is_a = path.find("/a/") != std::string::npos;
+      const bool is_b = path.find("/b/") != std::string::npos;
+      bool& first = is_a ? a_seen_ : b_seen_;
+      if ((!is_a && !is_b) || first) return false;
+      first = true;
+      ++in_flight_;
+      max_in_flight_ = std::max(max_in_flight_, in_flight_);
+      cv_.notify_all();
+      cv_.wait_for(lock, overlap_wait_, [&] { return max_in_flight_ >= 2; });
+      --in_flight_;
+      return is_b && fail_b_;
+    });
+  }
+  ~SyncGate() { env_->SetFaultPredicate(nullptr); }
+  void WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return gate_entered_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int max_in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_in_flight_;
+  }
+
+ private:
+  FaultInjectionEnv* env_;
+  const bool fail_b_;
+  const std::chrono::milliseconds overlap_wait_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool gate_entered_ = false, released_ = false, a_seen_ = false, b_seen_ = false;
+  int in_flight_ = 0, max_in_flight_ = 0;
+};
+
+// One record in each log, so that its segment file exists (starting a
+// segment syncs too) before a SyncGate watches the commit passes.
+void PrimeLogs(std::initializer_list<std::shared_ptr<ShardLog>> logs) {
+  Batch p = MakeBatch("prime", 1);
+  for (const auto& log : logs) ASSERT_TRUE(log->AppendSync(p.entries).ok());
+}
+
+// Appends `b` to `log` and returns a future of the outcome.
+std::future<Status> AppendAsync(ShardLog& log, const Batch& b) {
+  auto done = std::make_shared<std::promise<Status>>();
+  auto f = done->get_future();
+  log.Append(b.entries, [done](Result<AppendResult> r) { done->set_value(r.status()); });
+  return f;
+}
+
+TEST_F(LogStoreTest, OnePassSyncsTheFilesOfSeveralLogsAtOnce) {
+  auto gate = store_->CreateLog("gate");
+  auto a = store_->CreateLog("a");
+  auto b = store_->CreateLog("b");
+  ASSERT_TRUE(gate.ok() && a.ok() && b.ok());
+  PrimeLogs({*gate, *a, *b});
+  SyncGate sync_gate(&env_);
+  Batch g = MakeBatch("g", 1), ba = MakeBatch("a", 3), bb = MakeBatch("b", 3);
+  auto held = AppendAsync(**gate, g);
+  sync_gate.WaitUntilHeld();
+  auto fa = AppendAsync(**a, ba);
+  auto fb = AppendAsync(**b, bb);
+  sync_gate.Release();
+  EXPECT_TRUE(held.get().ok());
+  EXPECT_TRUE(fa.get().ok());
+  EXPECT_TRUE(fb.get().ok());
+  // Serial syncs would each have waited out the bound alone.
+  EXPECT_EQ(sync_gate.max_in_flight(), 2);
+  EXPECT_EQ((*a)->EndSeq(), 4u);
+  EXPECT_EQ((*b)->EndSeq(), 4u);
+}
+
+TEST_F(LogStoreTest, AFailedSyncInAParallelPassFailsOnlyItsOwnLog) {
+  auto gate = store_->CreateLog("gate");
+  auto a = store_->CreateLog("a");
+  auto b = store_->CreateLog("b");
+  ASSERT_TRUE(gate.ok() && a.ok() && b.ok());
+  PrimeLogs({*gate, *a, *b});
+  Batch g = MakeBatch("g", 1), ba = MakeBatch("a", 3), bb = MakeBatch("b", 3);
+  {
+    SyncGate sync_gate(&env_, /*fail_b=*/true);
+    auto held = AppendAsync(**gate, g);
+    sync_gate.WaitUntilHeld();
+    auto fa = AppendAsync(**a, ba);
+    auto fb = AppendAsync(**b, bb);
+    sync_gate.Release();
+    EXPECT_TRUE(held.get().ok());
+    EXPECT_TRUE(fa.get().ok());
+    EXPECT_EQ(fb.get().code(), StatusCode::kIoError);
+  }
+  EXPECT_EQ((*a)->EndSeq(), 4u);
+  EXPECT_EQ((*b)->EndSeq(), 1u);
+  ASSERT_TRUE((*b)->AppendSync(bb.entries).ok());  // the log goes on
+  CrashAndReopen();
+  auto ra = (*store_->GetLog("a"))->Read(0, 10, 1 << 20);
+  auto rb = (*store_->GetLog("b"))->Read(0, 10, 1 << 20);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(ra->records.size(), 4u);
+  ASSERT_EQ(rb->records.size(), 4u);  // the primer, then the batch after the failure
+  EXPECT_EQ(rb->records[1].seq, 1u);
+  EXPECT_EQ(rb->records[1].data, DataFor("b", 0, 100));
+}
+
+TEST_F(LogStoreTest, SyncParallelismOneSyncsOneFileAtATime) {
+  options_.sync_parallelism = 1;
+  Reopen();
+  auto gate = store_->CreateLog("gate");
+  auto a = store_->CreateLog("a");
+  auto b = store_->CreateLog("b");
+  ASSERT_TRUE(gate.ok() && a.ok() && b.ok());
+  PrimeLogs({*gate, *a, *b});
+  // No overlap can come, so each sync waits out a short bound.
+  SyncGate sync_gate(&env_, /*fail_b=*/false, std::chrono::milliseconds(200));
+  Batch g = MakeBatch("g", 1), ba = MakeBatch("a", 1), bb = MakeBatch("b", 1);
+  auto held = AppendAsync(**gate, g);
+  sync_gate.WaitUntilHeld();
+  auto fa = AppendAsync(**a, ba);
+  auto fb = AppendAsync(**b, bb);
+  sync_gate.Release();
+  EXPECT_TRUE(fa.get().ok());
+  EXPECT_TRUE(fb.get().ok());
+  EXPECT_EQ(sync_gate.max_in_flight(), 1);
 }
 
 TEST_F(LogStoreTest, AsyncAppendCallbacksRunOnceInOrder) {

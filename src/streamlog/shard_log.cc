@@ -702,6 +702,9 @@ void ShardLogImpl::MarkDeleted() {
 }
 
 void Committer::Start() {
+  if (sync_) {
+    for (int i = 0; i < helpers_wanted_; ++i) helpers_.emplace_back([this] { HelperLoop(); });
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -712,6 +715,60 @@ void Committer::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    helpers_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  for (std::thread& t : helpers_) t.join();
+  helpers_.clear();
+}
+
+void Committer::HelperLoop() {
+  uint64_t seen = 0;
+  for (;;) {
+    std::shared_ptr<SyncBatch> batch;
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return helpers_stopping_ || posted_gen_ != seen; });
+      if (helpers_stopping_) return;
+      seen = posted_gen_;
+      batch = posted_;
+    }
+    if (batch) DrainBatch(*batch);
+  }
+}
+
+void Committer::DrainBatch(SyncBatch& batch) {
+  for (;;) {
+    const size_t i = batch.next.fetch_add(1);
+    if (i >= batch.files.size()) return;
+    batch.results[i] = batch.files[i]->Sync();
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(sync_mu_);
+      last = --batch.left == 0;
+    }
+    if (last) sync_done_cv_.notify_all();
+  }
+}
+
+void Committer::SyncAll(const std::shared_ptr<SyncBatch>& batch) {
+  batch->results.resize(batch->files.size());
+  batch->left = batch->files.size();
+  const bool share = batch->files.size() > 1 && !helpers_.empty();
+  if (share) {
+    {
+      std::lock_guard<std::mutex> lock(sync_mu_);
+      posted_ = batch;
+      ++posted_gen_;
+    }
+    sync_cv_.notify_all();
+  }
+  DrainBatch(*batch);
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  sync_done_cv_.wait(lock, [&] { return batch->left == 0; });
+  if (share) posted_.reset();
 }
 
 void Committer::Notify(std::shared_ptr<ShardLogImpl> shard) {
@@ -743,13 +800,16 @@ void Committer::RunPass(std::vector<std::shared_ptr<ShardLogImpl>> shards) {
     auto w = shard->BeginCommit();
     if (w) works.emplace_back(std::move(shard), std::move(*w));
   }
-  for (auto& [shard, w] : works) {
-    if (!sync_) continue;
-    for (const auto& f : w.files) {
-      Status s = f.writer->Sync();
-      if (!s.ok()) {
-        w.status = s;
-        break;
+  if (sync_) {
+    auto batch = std::make_shared<SyncBatch>();
+    for (auto& [shard, w] : works) {
+      for (const auto& f : w.files) batch->files.push_back(f.writer.get());
+    }
+    SyncAll(batch);
+    size_t i = 0;
+    for (auto& [shard, w] : works) {
+      for (size_t k = 0; k < w.files.size(); ++k, ++i) {
+        if (w.status.ok() && !batch->results[i].ok()) w.status = batch->results[i];
       }
     }
   }

@@ -1,6 +1,7 @@
 // Internal: the ShardLog implementation and the group committer that syncs it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -21,11 +22,13 @@ class ShardLogImpl;
 
 // One background thread for a whole LogStore. Each pass takes every shard
 // that was appended to since the last pass, fdatasyncs each file written
-// (one sync per file however many batches it holds), then lets each shard
+// (one sync per file however many batches it holds, up to
+// `sync_parallelism` files at once on helper threads), then lets each shard
 // advance its committed end and run its callbacks.
 class Committer {
  public:
-  explicit Committer(bool sync) : sync_(sync) {}
+  Committer(bool sync, int sync_parallelism)
+      : sync_(sync), helpers_wanted_(std::max(0, sync_parallelism - 1)) {}
   ~Committer() { Stop(); }
 
   void Start();
@@ -36,14 +39,38 @@ class Committer {
   void RunPass(std::vector<std::shared_ptr<ShardLogImpl>> shards);
 
  private:
+  // One pass's files to sync, shared with the helpers. Each file's status
+  // lands in `results`; `left` counts syncs not yet finished.
+  struct SyncBatch {
+    std::vector<WritableFile*> files;
+    std::vector<Status> results;
+    std::atomic<size_t> next{0};
+    size_t left = 0;  // guarded by Committer::sync_mu_
+  };
+
   void Run();
+  void HelperLoop();
+  // Syncs every file of `batch`, on this thread and idle helpers, and returns
+  // when all are done.
+  void SyncAll(const std::shared_ptr<SyncBatch>& batch);
+  // Takes files from `batch` until none is left to take.
+  void DrainBatch(SyncBatch& batch);
 
   const bool sync_;
+  const int helpers_wanted_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::shared_ptr<ShardLogImpl>> queue_;  // guarded by mu_
   bool stopping_ = false;                             // guarded by mu_
   std::thread thread_;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;       // a batch was posted, or stopping
+  std::condition_variable sync_done_cv_;  // a batch's last sync finished
+  std::shared_ptr<SyncBatch> posted_;     // guarded by sync_mu_
+  uint64_t posted_gen_ = 0;               // guarded by sync_mu_
+  bool helpers_stopping_ = false;         // guarded by sync_mu_
+  std::vector<std::thread> helpers_;
 };
 
 // A segment file and what is known about it. Fields below the mutex comment
