@@ -31,6 +31,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -63,6 +65,49 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kBodySlack = 64;
 
 enum class Phase { kNew, kHandshake, kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
+
+// A request body read into a std::string by appending. Beast's string_body
+// resizes (zero-filling) and then copies; appending into the capacity that
+// ReadBody reserves copies once and fills nothing: bodies of PutRecords
+// batches and object uploads are hundreds of KiB to MiB.
+struct AppendStringBody {
+  using value_type = std::string;
+
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(bhttp::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+      if (length && *length > body_.max_size()) {
+        ec = bhttp::error::buffer_overflow;
+        return;
+      }
+      ec = {};
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      const std::size_t extra = beast::buffer_bytes(buffers);
+      if (extra > body_.max_size() - body_.size()) {
+        ec = bhttp::error::buffer_overflow;
+        return 0;
+      }
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+      }
+      ec = {};
+      return extra;
+    }
+
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
 
 bool IsHttpParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -585,7 +630,7 @@ class Session final : public Connection {
   asio::steady_timer timer_;
   const std::string remote_ip_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<AppendStringBody>> parser_;
   bhttp::response<bhttp::string_body> res_;
   // A streamed body (Response::stream): the header goes through serializer_,
   // the body in pieces of kBodyPiece through body_scratch_.
