@@ -19,6 +19,40 @@ constexpr int kZstdLevel = 1;
 constexpr size_t kProbeBytes = 16u << 10;
 constexpr size_t kProbeMinSaving = 50;
 
+void PutLe16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v & 0xff));
+  out->push_back(static_cast<char>(v >> 8));
+}
+
+void PutLe32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// `chunk` as one gzip member of stored deflate blocks (RFC 1951 3.2.4,
+// RFC 1952), appended in one pass: what libdeflate's level 0 writes, without
+// first zero-filling an output buffer of the chunk's size.
+std::string StoredGzipMember(std::string_view chunk) {
+  constexpr size_t kMaxStored = 65535;
+  const size_t blocks = std::max<size_t>(1, (chunk.size() + kMaxStored - 1) / kMaxStored);
+  std::string out;
+  out.reserve(10 + blocks * 5 + chunk.size() + 8);
+  // ID1 ID2, CM = deflate, FLG = 0, MTIME = 0, XFL = 0, OS = unknown.
+  out.append("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  size_t at = 0;
+  do {
+    const size_t n = std::min(kMaxStored, chunk.size() - at);
+    const bool last = at + n == chunk.size();
+    out.push_back(last ? '\x01' : '\x00');  // BFINAL, BTYPE = 00 (stored), padded
+    PutLe16(&out, static_cast<uint16_t>(n));
+    PutLe16(&out, static_cast<uint16_t>(~n & 0xffff));
+    out.append(chunk.substr(at, n));
+    at += n;
+  } while (at < chunk.size());
+  PutLe32(&out, libdeflate_crc32(0, chunk.data(), chunk.size()));
+  PutLe32(&out, static_cast<uint32_t>(chunk.size()));
+  return out;
+}
+
 }  // namespace
 
 struct Compressor::State {
@@ -71,15 +105,9 @@ Status Compressor::CompressChunk(Compression format, std::string_view chunk, std
         if (probe == 0 || probe > kProbeBytes - kProbeBytes / kProbeMinSaving) c = state_->store;
       }
       if (c == state_->store) {
-        // A stored piece is the chunk plus a few bytes: write it straight
-        // into a piece of that size rather than copying it from `out`.
-        std::string stored;
-        stored.resize(libdeflate_gzip_compress_bound(c, chunk.size()));
-        size_t n = libdeflate_gzip_compress(c, chunk.data(), chunk.size(), stored.data(),
-                                            stored.size());
-        if (n == 0) return Status::Internal("libdeflate_gzip_compress: output buffer too small");
-        stored.resize(n);
-        *piece = std::move(stored);
+        // A stored piece is the chunk plus a few bytes: build it directly
+        // rather than in `out` and copy it.
+        *piece = StoredGzipMember(chunk);
         ++state_->stored_chunks;
         return Status::Ok();
       }

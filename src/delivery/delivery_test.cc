@@ -209,6 +209,30 @@ TEST(CompressTest, IncompressibleGzipChunkIsStoredNotLarger) {
   EXPECT_EQ(c.StoredChunks(), 1u);
 }
 
+TEST(CompressTest, StoredGzipPiecesOfEveryBlockBoundaryInflate) {
+  // Stored deflate blocks hold at most 65535 bytes: sizes at and around the
+  // block boundaries, each checked by zlib (CRC32 and ISIZE included).
+  std::mt19937_64 rng(3);
+  for (size_t n : {size_t{32768}, size_t{65534}, size_t{65535}, size_t{65536},
+                   size_t{2 * 65535}, size_t{2 * 65535 + 1}, size_t{1000003}}) {
+    std::string data(n, '\0');
+    for (char& ch : data) ch = static_cast<char>(rng());
+    Compressor c;
+    std::string piece;
+    ASSERT_TRUE(c.CompressChunk(Compression::kGzip, data, &piece).ok()) << n;
+    ASSERT_EQ(c.StoredChunks(), 1u) << n;
+    const size_t blocks = (n + 65534) / 65535;
+    EXPECT_EQ(piece.size(), 10 + 5 * blocks + n + 8) << n;
+    EXPECT_LE(piece.size(), c.PieceBound(Compression::kGzip, n)) << n;
+    auto back = Decompress(Compression::kGzip, piece);
+    ASSERT_TRUE(back.ok()) << n << ": " << back.status().ToString();
+    EXPECT_EQ(*back, data) << n;
+    // A flipped data byte fails the member's CRC.
+    piece[20] ^= 1;
+    EXPECT_FALSE(Decompress(Compression::kGzip, piece).ok()) << n;
+  }
+}
+
 TEST(MemoryBudgetTest, RefusesWhatDoesNotFitAndYieldsToPriority) {
   MemoryBudget budget(MemoryBudget::kMinCapacity);
   {
