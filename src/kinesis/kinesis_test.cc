@@ -247,6 +247,34 @@ TEST_F(ServiceTest, IteratorsExpireAfterFiveMinutes) {
             "ExpiredIteratorException");
 }
 
+TEST_F(ServiceTest, GetRecordsPagesWithLimitAndReportsHowFarBehind) {
+  ASSERT_EQ(Call("CreateStream", {{"StreamName", "s"}, {"ShardCount", 1}}).first, 200);
+  for (int i = 0; i < 5; ++i) {
+    clock_.AdvanceSeconds(10);  // arrivals 10 s apart
+    ASSERT_EQ(Call("PutRecord", {{"StreamName", "s"}, {"Data", Base64Encode("r" + std::to_string(i))},
+                                 {"PartitionKey", "k"}})
+                  .first,
+              200);
+  }
+  auto [st, it] = Call("GetShardIterator", {{"StreamName", "s"},
+                                            {"ShardId", "shardId-000000000000"},
+                                            {"ShardIteratorType", "TRIM_HORIZON"}});
+  ASSERT_EQ(st, 200);
+  std::string iterator = it["ShardIterator"];
+  std::vector<std::string> seen;
+  std::vector<int64_t> behind;
+  for (int page = 0; page < 3; ++page) {
+    auto [s2, got] = Call("GetRecords", {{"ShardIterator", iterator}, {"Limit", 2}});
+    ASSERT_EQ(s2, 200) << got.dump();
+    for (const auto& r : got["Records"]) seen.push_back(*Base64Decode(r["Data"].get<std::string>()));
+    behind.push_back(got["MillisBehindLatest"]);
+    iterator = got["NextShardIterator"];
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"r0", "r1", "r2", "r3", "r4"}));
+  // The newest record arrived 30 s after the second and 10 s after the fourth.
+  EXPECT_EQ(behind, (std::vector<int64_t>{30'000, 10'000, 0}));
+}
+
 TEST_F(ServiceTest, IteratorTypesPositionCorrectly) {
   ASSERT_EQ(Call("CreateStream", {{"StreamName", "s"}, {"ShardCount", 1}}).first, 200);
   std::vector<std::string> seqs;

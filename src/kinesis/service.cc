@@ -1094,30 +1094,32 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::GetRecords(std::string& body,
                                                   options_.account_id));
   }
   const Shard& shard = *s->shards[pos->shard_index];
-  auto read = shard.log->Read(pos->seq, static_cast<size_t>(limit), kMaxGetRecordsBytes);
-  if (!read.ok()) return ApiError::FromStatus(read.status());
-  const auto& r = *read;
-
+  // Each record is written into the reply straight from the log's read
+  // buffer (Scan), not copied out first.
   std::string out;
-  size_t estimate = 128;
-  for (const auto& rec : r.records) estimate += rec.data.size() * 4 / 3 + rec.partition_key.size() + 160;
-  out.reserve(estimate);
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("Records");
   w.BeginArray();
-  for (const auto& rec : r.records) {
-    w.BeginObject();
-    w.Key("SequenceNumber");
-    w.String(SequenceNumber{s->incarnation, shard.index, rec.seq}.ToString());
-    w.Key("ApproximateArrivalTimestamp");
-    w.Double(EpochSeconds(rec.arrival_ms));
-    w.Key("Data");
-    w.Base64String(rec.data);
-    w.Key("PartitionKey");
-    w.String(rec.partition_key);
-    w.EndObject();
-  }
+  int64_t last_visited_arrival_ms = 0;
+  auto scan = shard.log->Scan(
+      pos->seq, static_cast<size_t>(limit), kMaxGetRecordsBytes,
+      [&](const streamlog::RecordView& rec) {
+        w.BeginObject();
+        w.Key("SequenceNumber");
+        w.String(SequenceNumber{s->incarnation, shard.index, rec.seq}.ToString());
+        w.Key("ApproximateArrivalTimestamp");
+        w.Double(EpochSeconds(rec.arrival_ms));
+        w.Key("Data");
+        w.Base64String(rec.data);
+        w.Key("PartitionKey");
+        w.String(rec.partition_key);
+        w.EndObject();
+        last_visited_arrival_ms = rec.arrival_ms;
+        return true;
+      });
+  if (!scan.ok()) return ApiError::FromStatus(scan.status());
+  const auto& r = *scan;
   w.EndArray();
   IteratorPosition next = *pos;
   next.seq = r.next_seq;
@@ -1126,14 +1128,14 @@ KinesisServiceImpl::Outcome KinesisServiceImpl::GetRecords(std::string& body,
   w.String(iterators_.Encode(next));
   w.Key("MillisBehindLatest");
   int64_t behind = 0;
-  if (r.next_seq < r.end_seq && !r.records.empty()) {
-    behind = std::max<int64_t>(0, r.last_arrival_ms - r.records.back().arrival_ms);
+  if (r.next_seq < r.end_seq && r.records > 0) {
+    behind = std::max<int64_t>(0, r.last_arrival_ms - last_visited_arrival_ms);
   } else if (r.next_seq < r.end_seq) {
     behind = std::max<int64_t>(0, now - r.last_arrival_ms);
   }
   w.Int(behind);
   w.EndObject();
-  records_out_->Add(r.records.size());
+  records_out_->Add(r.records);
   return out;
 }
 
