@@ -704,13 +704,6 @@ class SyncGate {
   int in_flight_ = 0, max_in_flight_ = 0;
 };
 
-// One record in each log, so that its segment file exists (starting a
-// segment syncs too) before a SyncGate watches the commit passes.
-void PrimeLogs(std::initializer_list<std::shared_ptr<ShardLog>> logs) {
-  Batch p = MakeBatch("prime", 1);
-  for (const auto& log : logs) ASSERT_TRUE(log->AppendSync(p.entries).ok());
-}
-
 // Appends `b` to `log` and returns a future of the outcome.
 std::future<Status> AppendAsync(ShardLog& log, const Batch& b) {
   auto done = std::make_shared<std::promise<Status>>();
@@ -719,49 +712,73 @@ std::future<Status> AppendAsync(ShardLog& log, const Batch& b) {
   return f;
 }
 
-TEST_F(LogStoreTest, OnePassSyncsTheFilesOfSeveralLogsAtOnce) {
-  auto gate = store_->CreateLog("gate");
-  auto a = store_->CreateLog("a");
-  auto b = store_->CreateLog("b");
-  ASSERT_TRUE(gate.ok() && a.ok() && b.ok());
-  PrimeLogs({*gate, *a, *b});
-  SyncGate sync_gate(&env_);
-  Batch g = MakeBatch("g", 1), ba = MakeBatch("a", 3), bb = MakeBatch("b", 3);
-  auto held = AppendAsync(**gate, g);
-  sync_gate.WaitUntilHeld();
-  auto fa = AppendAsync(**a, ba);
-  auto fb = AppendAsync(**b, bb);
-  sync_gate.Release();
-  EXPECT_TRUE(held.get().ok());
-  EXPECT_TRUE(fa.get().ok());
-  EXPECT_TRUE(fb.get().ok());
-  // Serial syncs would each have waited out the bound alone.
-  EXPECT_EQ(sync_gate.max_in_flight(), 2);
-  EXPECT_EQ((*a)->EndSeq(), 4u);
-  EXPECT_EQ((*b)->EndSeq(), 4u);
-}
+// Logs "gate", "a" and "b", each holding one record (so that its segment
+// file exists: starting a segment syncs too, outside any commit pass).
+class ParallelSyncTest : public LogStoreTest {
+ protected:
+  void TearDown() override {
+    gate_.reset();
+    a_.reset();
+    b_.reset();
+    LogStoreTest::TearDown();
+  }
 
-TEST_F(LogStoreTest, AFailedSyncInAParallelPassFailsOnlyItsOwnLog) {
-  auto gate = store_->CreateLog("gate");
-  auto a = store_->CreateLog("a");
-  auto b = store_->CreateLog("b");
-  ASSERT_TRUE(gate.ok() && a.ok() && b.ok());
-  PrimeLogs({*gate, *a, *b});
-  Batch g = MakeBatch("g", 1), ba = MakeBatch("a", 3), bb = MakeBatch("b", 3);
-  {
-    SyncGate sync_gate(&env_, /*fail_b=*/true);
-    auto held = AppendAsync(**gate, g);
+  void OpenLogs() {
+    Reopen();
+    Batch p = MakeBatch("prime", 1);
+    const std::pair<const char*, std::shared_ptr<ShardLog>*> logs[] = {
+        {"gate", &gate_}, {"a", &a_}, {"b", &b_}};
+    for (const auto& [name, log] : logs) {
+      auto l = store_->CreateLog(name);
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      *log = *l;
+      ASSERT_TRUE((*log)->AppendSync(p.entries).ok());
+    }
+  }
+
+  // Appends `ba` to "a" and `bb` to "b" while `sync_gate` holds the committer
+  // in a pass of its own, so both land in the next pass; their outcomes.
+  std::pair<Status, Status> AppendInOnePass(SyncGate& sync_gate, const Batch& ba, const Batch& bb) {
+    Batch g = MakeBatch("g", 1);
+    auto held = AppendAsync(*gate_, g);
     sync_gate.WaitUntilHeld();
-    auto fa = AppendAsync(**a, ba);
-    auto fb = AppendAsync(**b, bb);
+    auto fa = AppendAsync(*a_, ba);
+    auto fb = AppendAsync(*b_, bb);
     sync_gate.Release();
     EXPECT_TRUE(held.get().ok());
-    EXPECT_TRUE(fa.get().ok());
-    EXPECT_EQ(fb.get().code(), StatusCode::kIoError);
+    return {fa.get(), fb.get()};
   }
-  EXPECT_EQ((*a)->EndSeq(), 4u);
-  EXPECT_EQ((*b)->EndSeq(), 1u);
-  ASSERT_TRUE((*b)->AppendSync(bb.entries).ok());  // the log goes on
+
+  std::shared_ptr<ShardLog> gate_, a_, b_;
+};
+
+TEST_F(ParallelSyncTest, OnePassSyncsTheFilesOfSeveralLogsAtOnce) {
+  OpenLogs();
+  SyncGate sync_gate(&env_);
+  auto [sa, sb] = AppendInOnePass(sync_gate, MakeBatch("a", 3), MakeBatch("b", 3));
+  EXPECT_TRUE(sa.ok()) << sa.ToString();
+  EXPECT_TRUE(sb.ok()) << sb.ToString();
+  // Serial syncs would each have waited out the bound alone.
+  EXPECT_EQ(sync_gate.max_in_flight(), 2);
+  EXPECT_EQ(a_->EndSeq(), 4u);
+  EXPECT_EQ(b_->EndSeq(), 4u);
+}
+
+TEST_F(ParallelSyncTest, AFailedSyncInAParallelPassFailsOnlyItsOwnLog) {
+  OpenLogs();
+  Batch bb = MakeBatch("b", 3);
+  {
+    SyncGate sync_gate(&env_, /*fail_b=*/true);
+    auto [sa, sb] = AppendInOnePass(sync_gate, MakeBatch("a", 3), bb);
+    EXPECT_TRUE(sa.ok()) << sa.ToString();
+    EXPECT_EQ(sb.code(), StatusCode::kIoError);
+  }
+  EXPECT_EQ(a_->EndSeq(), 4u);
+  EXPECT_EQ(b_->EndSeq(), 1u);
+  ASSERT_TRUE(b_->AppendSync(bb.entries).ok());  // the log goes on
+  a_.reset();
+  b_.reset();
+  gate_.reset();
   CrashAndReopen();
   auto ra = (*store_->GetLog("a"))->Read(0, 10, 1 << 20);
   auto rb = (*store_->GetLog("b"))->Read(0, 10, 1 << 20);
@@ -772,24 +789,14 @@ TEST_F(LogStoreTest, AFailedSyncInAParallelPassFailsOnlyItsOwnLog) {
   EXPECT_EQ(rb->records[1].data, DataFor("b", 0, 100));
 }
 
-TEST_F(LogStoreTest, SyncParallelismOneSyncsOneFileAtATime) {
+TEST_F(ParallelSyncTest, SyncParallelismOneSyncsOneFileAtATime) {
   options_.sync_parallelism = 1;
-  Reopen();
-  auto gate = store_->CreateLog("gate");
-  auto a = store_->CreateLog("a");
-  auto b = store_->CreateLog("b");
-  ASSERT_TRUE(gate.ok() && a.ok() && b.ok());
-  PrimeLogs({*gate, *a, *b});
+  OpenLogs();
   // No overlap can come, so each sync waits out a short bound.
   SyncGate sync_gate(&env_, /*fail_b=*/false, std::chrono::milliseconds(200));
-  Batch g = MakeBatch("g", 1), ba = MakeBatch("a", 1), bb = MakeBatch("b", 1);
-  auto held = AppendAsync(**gate, g);
-  sync_gate.WaitUntilHeld();
-  auto fa = AppendAsync(**a, ba);
-  auto fb = AppendAsync(**b, bb);
-  sync_gate.Release();
-  EXPECT_TRUE(fa.get().ok());
-  EXPECT_TRUE(fb.get().ok());
+  auto [sa, sb] = AppendInOnePass(sync_gate, MakeBatch("a", 1), MakeBatch("b", 1));
+  EXPECT_TRUE(sa.ok()) << sa.ToString();
+  EXPECT_TRUE(sb.ok()) << sb.ToString();
   EXPECT_EQ(sync_gate.max_in_flight(), 1);
 }
 
