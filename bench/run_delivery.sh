@@ -29,25 +29,18 @@ if [ -n "$FIREHOSE_MEMORY_MIB" ]; then MEMORY_FLAG=(--firehose-memory-mib "$FIRE
 OUT=${OUT:-$(mktemp -d /tmp/delivery-bench.XXXXXX)}
 mkdir -p "$OUT"
 
-SERVER_PID=
+. "$REPO/bench/lib.sh"
 DATA=
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  bench_stop_server
   if [ -n "$DATA" ]; then rm -rf "$DATA"; fi
 }
 trap cleanup EXIT
 
-admin_key() {  # admin_key FIELD: aws_access_key_id or aws_secret_access_key of DATA/admin-credentials
-  awk -F' *= *' -v k="$1" '$1 == k {print $2}' "$DATA/admin-credentials"
-}
-
 delivered() {  # delivered() NAME: the delivery stream's delivered-records counter
   # /_muonpipe/metrics needs a SigV4 signature (service muonpipe): the bootstrap key signs.
   curl -s --aws-sigv4 "aws:amz:ap-southeast-2:muonpipe" \
-       --user "$(admin_key aws_access_key_id):$(admin_key aws_secret_access_key)" \
+       --user "$(bench_admin_key "$DATA" aws_access_key_id):$(bench_admin_key "$DATA" aws_secret_access_key)" \
        "$ENDPOINT/_muonpipe/metrics" |
     awk -v n="$1" '$1 == "muonpipe_firehose_delivered_records_total{delivery_stream=\"" n "\"}" {print $2}'
 }
@@ -58,12 +51,9 @@ echo "muonpipe: $(git -C "$REPO" rev-parse --short HEAD)" | tee -a "$OUT/machine
 for PAYLOAD in $PAYLOADS; do
 for COMP in $COMPRESSIONS; do
   DATA=$(mktemp -d /tmp/muonpipe-delivery-bench.XXXXXX)
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PORT=$(bench_free_port)
   ENDPOINT=http://127.0.0.1:$PORT
-  "$MUONPIPE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
-    "${MEMORY_FLAG[@]}" >"$OUT/muonpipe-$PAYLOAD-$COMP.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do curl -sf "$ENDPOINT/_muonpipe/health" >/dev/null && break; sleep 0.1; done
+  bench_start_muonpipe "$MUONPIPE" "$DATA" "$PORT" "$OUT/muonpipe-$PAYLOAD-$COMP.log" "${MEMORY_FLAG[@]}"
   NAME=pipe-$(echo "$COMP" | tr 'A-Z' 'a-z')
   python3 - "$ENDPOINT" "$DATA/admin-credentials" "$SHARDS" "$COMP" "$NAME" "$BUFFER_MIB" "$INTERVAL_S" <<'PY'
 import configparser, sys, time, boto3
@@ -116,7 +106,7 @@ print(json.dumps({
     "end_to_end_records_per_s": round(accepted / (done - start)),
     "max_server_rss_mib": load.get("max_server_rss_mib")}))
 PY
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  bench_stop_server
   rm -rf "$DATA"; DATA=
 done
 done

@@ -36,47 +36,13 @@ if [ "$(ulimit -n)" -lt $((DETECTORS + 100)) ]; then
   exit 2
 fi
 
-SERVER_PID=
+. "$REPO/bench/lib.sh"
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  bench_stop_server
   if [ -n "${DATA:-}" ]; then rm -rf "$DATA"; fi
   if [ -n "${KDATA:-}" ]; then rm -rf "$KDATA"; fi
 }
 trap cleanup EXIT
-
-stop_server() {
-  kill "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
-
-# wait_for_port LOGFILE PATTERN: the port a server printed, within 20 s.
-wait_for_port() {
-  for _ in $(seq 1 200); do
-    port=$(grep -oE "$2" "$1" 2>/dev/null | head -1 | grep -oE '[0-9]+$' || true)
-    if [ -n "$port" ]; then
-      echo "$port"
-      return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run_kinesis: the server did not start; its log:" >&2
-  cat "$1" >&2
-  return 1
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 MUONPIPE=${MUONPIPE_BIN:-$BUILD_DIR/muonpipe}
 LOAD=${LOAD_BIN:-$BUILD_DIR/bench/kinesis_load}
@@ -111,11 +77,8 @@ run_load() {
 
 echo "== muonpipe serve (durability sync)"
 DATA=$(mktemp -d /tmp/muonpipe-bench-data.XXXXXX)
-PORT=$(free_port)
-"$MUONPIPE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --log-level warn \
-  >"$OUT/muonpipe.log" 2>&1 &
-SERVER_PID=$!
-wait_for_port "$OUT/muonpipe.log" 'serving Kinesis[^:]* at http://127\.0\.0\.1:[0-9]+' >/dev/null
+PORT=$(bench_free_port)
+bench_start_muonpipe "$MUONPIPE" "$DATA" "$PORT" "$OUT/muonpipe.log"
 MUON=http://127.0.0.1:$PORT
 for c in $BATCH_CONNECTIONS; do
   run_load "muonpipe batch c=$c" "$MUON" "$DATA/admin-credentials" --mode batch \
@@ -139,7 +102,7 @@ run_load "muonpipe detectors c=$DETECTORS" "$MUON" "$DATA/admin-credentials" --m
   --connections "$DETECTORS" --rate 1 --size 1024 --duration "$DETECTOR_SECONDS" \
   --shards "$SHARDS" --stream detectors --create-stream --threads 1
 du -sh "$DATA" | awk '{print "muonpipe data dir after the run: "$1}' | tee -a "$OUT/machine.txt"
-stop_server
+bench_stop_server
 rm -rf "$DATA"
 DATA=
 
@@ -152,7 +115,7 @@ echo "kinesalite: $KVERSION" | tee -a "$OUT/machine.txt"
 
 for kmode in $KINESALITE_MODES; do
   echo "== kinesalite $KVERSION ($kmode)"
-  KPORT=$(free_port)
+  KPORT=$(bench_free_port)
   args=(--port "$KPORT")
   if [ "$kmode" = disk ]; then
     KDATA=$(mktemp -d /tmp/kinesalite-bench-data.XXXXXX)
@@ -160,7 +123,7 @@ for kmode in $KINESALITE_MODES; do
   fi
   node "$KINESALITE_DIR/node_modules/kinesalite/cli.js" "${args[@]}" >"$OUT/kinesalite-$kmode.log" 2>&1 &
   SERVER_PID=$!
-  wait_for_port "$OUT/kinesalite-$kmode.log" 'Listening at http://[^ ]*:[0-9]+' >/dev/null
+  bench_wait_port "$KPORT" "$OUT/kinesalite-$kmode.log"
   for c in $BATCH_CONNECTIONS; do
     # kinesalite ignores signatures; any credentials file will do.
     run_load "kinesalite-$kmode batch c=$c" "http://127.0.0.1:$KPORT" "$REPO/bench/testdata/dummy-credentials" \
@@ -173,7 +136,7 @@ for kmode in $KINESALITE_MODES; do
       --rate 1 --size 1024 --duration "$DETECTOR_SECONDS" --shards "$SHARDS" \
       --stream detectors --create-stream
   fi
-  stop_server
+  bench_stop_server
   if [ -n "${KDATA:-}" ]; then
     rm -rf "$KDATA"
     KDATA=

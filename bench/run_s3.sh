@@ -38,36 +38,13 @@ if [ ! -x "$S3RVER_DIR/node_modules/.bin/s3rver" ]; then
 fi
 command -v fio >/dev/null || { echo "run_s3: fio is missing (scripts/install-deps.sh --bench)" >&2; exit 2; }
 
-SERVER_PID=
+. "$REPO/bench/lib.sh"
 WORK=$(mktemp -d "$DATA_ROOT/s3-bench-data.XXXXXX")
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  bench_stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-stop_server() {
-  kill "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
-}
-
-wait_port() {
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "run_s3: nothing listening on port $1" >&2
-  exit 1
-}
 
 # run_load NAME PORT REGION AK SK: prepare, then put and get at every size.
 run_load() {
@@ -85,24 +62,21 @@ run_load() {
 }
 
 echo "== muonpipe ($MUONPIPE_BIN)"
-PORT=4591
-"$MUONPIPE_BIN" serve --data-dir "$WORK/muonpipe" --listen "127.0.0.1:$PORT" --log-level warn \
-  >"$OUT/muonpipe.log" 2>&1 &
-SERVER_PID=$!
-wait_port $PORT
-AK=$(awk '/aws_access_key_id/ {print $3}' "$WORK/muonpipe/admin-credentials")
-SK=$(awk '/aws_secret_access_key/ {print $3}' "$WORK/muonpipe/admin-credentials")
-run_load muonpipe $PORT ap-southeast-2 "$AK" "$SK"
-stop_server
+PORT=$(bench_free_port)
+bench_start_muonpipe "$MUONPIPE_BIN" "$WORK/muonpipe" "$PORT" "$OUT/muonpipe.log"
+AK=$(bench_admin_key "$WORK/muonpipe" aws_access_key_id)
+SK=$(bench_admin_key "$WORK/muonpipe" aws_secret_access_key)
+run_load muonpipe "$PORT" ap-southeast-2 "$AK" "$SK"
+bench_stop_server
 
 echo "== s3rver 3.7.1 ($(node --version))"
-PORT=4592
+PORT=$(bench_free_port)
 mkdir -p "$WORK/s3rver"
-"$S3RVER_DIR/node_modules/.bin/s3rver" -d "$WORK/s3rver" -p $PORT --silent >"$OUT/s3rver.log" 2>&1 &
+"$S3RVER_DIR/node_modules/.bin/s3rver" -d "$WORK/s3rver" -p "$PORT" --silent >"$OUT/s3rver.log" 2>&1 &
 SERVER_PID=$!
-wait_port $PORT
-run_load s3rver $PORT us-east-1 S3RVER S3RVER
-stop_server
+bench_wait_port "$PORT" "$OUT/s3rver.log"
+run_load s3rver "$PORT" us-east-1 S3RVER S3RVER
+bench_stop_server
 
 echo "== fio sequential write, 1 MiB blocks, fdatasync after each"
 fio --name=seqwrite --directory="$WORK" --rw=write --bs=1M --size=1G --fdatasync=1 \
