@@ -122,6 +122,7 @@ Status AuditLog::Roll() {
   MUON_RETURN_IF_ERROR(env_->SyncDir(dir_));
   file_ = std::move(f).value();
   file_opened_at_ = now;
+  synced_bytes_ = file_->Size();
   broken_ = false;
   return Status::Ok();
 }
@@ -168,8 +169,14 @@ Status AuditLog::Sync() {
   std::lock_guard lock(write_mu_);
   MUON_RETURN_IF_ERROR(FlushLocked());
   if (!file_) return Status::Ok();
+  const uint64_t size = file_->Size();
+  if (size == synced_bytes_ && !broken_) return Status::Ok();  // nothing new since the last sync
   Status s = file_->Sync();
-  if (!s.ok()) broken_ = true;
+  if (s.ok()) {
+    synced_bytes_ = size;
+  } else {
+    broken_ = true;
+  }
   return s;
 }
 

@@ -105,9 +105,10 @@ class AuditLog final : public Sink {
   bool stop_ = false;
   std::atomic<uint64_t> dropped_{0};
 
-  std::mutex write_mu_;  // guards file_, file_opened_at_, next_seq_, broken_
+  std::mutex write_mu_;  // guards file_, file_opened_at_, synced_bytes_, next_seq_, broken_
   std::unique_ptr<WritableFile> file_;
   int64_t file_opened_at_ = 0;
+  uint64_t synced_bytes_ = 0;  // file_'s size at its last successful sync: an idle log never syncs
   uint64_t next_seq_;
   bool broken_ = false;  // the file saw a failed write: the next flush rolls
 

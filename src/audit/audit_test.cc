@@ -355,6 +355,31 @@ TEST(AuditLogTest, UnsyncedRecordsAreWhatACrashLoses) {
   EXPECT_EQ(AllNames(&env, "/a"), std::vector<std::string>{"Synced"});
 }
 
+TEST(AuditLogTest, AnIdleLogDoesNotSync) {
+  auto mem = NewMemEnv();
+  FaultInjectionEnv env(mem.get());
+  FakeClock clock(kStart * kSecond);
+  auto log = AuditLog::Open("/a", ManualSync(), &env, &clock);
+  ASSERT_TRUE(log.ok());
+  (*log)->Record(SampleEvent(clock, "First"));
+  ASSERT_TRUE((*log)->Sync().ok());
+  const uint64_t syncs = env.sync_count();
+  EXPECT_GT(syncs, 0u);
+  // The background loop calls Sync every interval: with nothing recorded
+  // since, the disk is left alone.
+  ASSERT_TRUE((*log)->Sync().ok());
+  ASSERT_TRUE((*log)->Sync().ok());
+  EXPECT_EQ(env.sync_count(), syncs);
+  (*log)->Record(SampleEvent(clock, "Second"));
+  ASSERT_TRUE((*log)->Sync().ok());
+  EXPECT_EQ(env.sync_count(), syncs + 1);
+  env.SimulateCrash();
+  env.SetFilesystemActive(false);
+  log->reset();
+  env.SetFilesystemActive(true);
+  EXPECT_EQ(AllNames(&env, "/a"), (std::vector<std::string>{"First", "Second"}));
+}
+
 TEST(AuditLogTest, TornLastLineIsSkippedAndNeverBreaksLaterAppends) {
   auto env = NewMemEnv();
   FakeClock clock(kStart * kSecond);
