@@ -175,6 +175,19 @@ class IdentityTest(AccessControlTestCase):
                                    AuthenticationCode2=totp(seed, now))
         return d["SerialNumber"], seed, now
 
+    def session_token_cli(self, name, creds, serial, code):
+        """`aws sts get-session-token` with an MFA code, signed with `creds`; the CLI result."""
+        path = self.server.credentials_file(name, *creds)
+        return self.server.aws("sts", "get-session-token", "--serial-number", serial,
+                               "--token-code", code, credentials_file=path)
+
+    def mfa_session(self, name, creds, serial, code):
+        """The (key, secret, token) of a session that session_token_cli must grant."""
+        r = self.session_token_cli(name, creds, serial, code)
+        self.assertEqual(r.rc, 0, r)
+        c = r.json["Credentials"]
+        return (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
     def test_analyst_needs_mfa_then_reads_data_and_registry_but_does_not_write(self):
         self.seed_data()
         creds = self.new_user("ann", "Analyst")
@@ -184,13 +197,8 @@ class IdentityTest(AccessControlTestCase):
                             Bucket="muonpipe-data", Key="archive/2026/run1.ndjson")
         status, body = self.registry("GET", "sites/dam-north", creds=creds)
         self.assertEqual(status, 403, body)
-        path = self.server.credentials_file("ann", *creds)
         # The code of the step after the enrolment's last: fresh, inside the drift window.
-        r = self.server.aws("sts", "get-session-token", "--serial-number", serial,
-                            "--token-code", totp(seed, last + 30), credentials_file=path)
-        self.assertEqual(r.rc, 0, r)
-        c = r.json["Credentials"]
-        session = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        session = self.mfa_session("ann", creds, serial, totp(seed, last + 30))
         mfa = self.clients(session)
         body = mfa["s3"].get_object(Bucket="muonpipe-data", Key="archive/2026/run1.ndjson")
         self.assertEqual(body["Body"].read(), b"{}\n")
@@ -205,8 +213,7 @@ class IdentityTest(AccessControlTestCase):
         self.assertAwsError("AccessDeniedException", mfa["kinesis"].put_record,
                             StreamName="muonpipe-live", Data=b"x", PartitionKey="d1")
         # The code just used is refused a second time.
-        again = self.server.aws("sts", "get-session-token", "--serial-number", serial,
-                                "--token-code", totp(seed, last + 30), credentials_file=path)
+        again = self.session_token_cli("ann", creds, serial, totp(seed, last + 30))
         self.assertNotEqual(again.rc, 0, again)
         self.assertIn("AccessDenied", again.stderr)
 
@@ -246,12 +253,7 @@ class IdentityTest(AccessControlTestCase):
         status, code, raw = self.admin_endpoint(usage, creds=analyst)
         self.assertEqual((status, code), (403, "AccessDenied"), raw)
         self.assertIn(b"explicit deny", raw)
-        path = self.server.credentials_file("ann", *analyst)
-        r = self.server.aws("sts", "get-session-token", "--serial-number", serial,
-                            "--token-code", totp(seed, last + 30), credentials_file=path)
-        self.assertEqual(r.rc, 0, r)
-        c = r.json["Credentials"]
-        session = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        session = self.mfa_session("ann", analyst, serial, totp(seed, last + 30))
         status, _, raw = self.admin_endpoint(usage, creds=session)
         self.assertEqual(status, 200, raw)
         status, code, raw = self.admin_endpoint(metrics, creds=session)
