@@ -1,14 +1,20 @@
-// LocalObjectStore. Layout and file format: local_object_store.h.
+// LocalObjectStore. Layout and file format: local_object_store.h,
+// segment_log.h.
 //
 // Invariants:
 // - objects/<name> only ever appears by rename of a complete, fdatasynced
 //   temp file, so every object file on disk is whole.
-// - Disk changes to a bucket's objects/ (rename, remove) happen under the
-//   bucket's mutex and take a generation number from it, in disk order. The
-//   index applies a change after the directory fsync that makes it durable,
-//   and only when its generation is newer than the entry's, so the index ends
-//   in the order the disk did. Deleted keys stay as tombstones (meta == null)
-//   while changes are in flight, so an older put cannot resurrect them.
+// - A change of a key (put, delete, completion, a compaction move) holds the
+//   key's lock (Bucket::busy) from taking its seq until the index shows it,
+//   so one key's changes reach the disk and the index in seq order.
+// - The index shows a change only once it is durable. An entry in a segment
+//   pins nothing on disk by itself: compaction leaves pinned segments (with
+//   appends not yet in the index) alone and moves an entry's record only
+//   while holding its key.
+// - Every record older than a deletion record of its key lies in the same or
+//   an older segment (records move only forward, and only while live), so
+//   dropping deletion records when compacting the oldest segment cannot bring
+//   anything back.
 #include "objectstore/local_object_store.h"
 
 #include <openssl/evp.h>
@@ -20,6 +26,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -27,6 +35,7 @@
 #include "base/base64.h"
 #include "base/log.h"
 #include "objectstore/dir_syncer.h"
+#include "objectstore/segment_log.h"
 
 namespace muon::objectstore {
 namespace {
@@ -315,62 +324,99 @@ std::string NormalizeEtag(std::string_view etag) {
 }
 
 struct Entry {
-  std::shared_ptr<const ObjectMeta> meta;  // null: deleted (tombstone)
-  uint64_t gen = 0;
+  std::shared_ptr<const ObjectMeta> meta;
+  uint64_t seq = 0;
+  uint64_t seg = 0;  // 0: the data is in objects/<name>; else the segment
+  uint64_t off = 0;  // of the record in the segment
+  uint64_t len = 0;  // of the whole record
 };
 
 struct Bucket {
   std::string name;
-  std::string dir, objects_dir, tmp_dir, uploads_dir;
+  std::string dir, objects_dir, tmp_dir, uploads_dir, segments_dir;
   int64_t created_ms = 0;
   DirSyncer objects_sync;
+  std::unique_ptr<SegmentWriter> writer;
+  std::atomic<uint64_t> seq{0};  // the last change number taken
 
   std::mutex mu;
+  std::condition_variable busy_cv;
   bool deleted = false;                               // guarded by mu
-  std::map<std::string, Entry, std::less<>> index;   // guarded by mu
-  size_t live = 0;                                    // non-tombstone entries; guarded by mu
-  uint64_t gen = 0;                                   // guarded by mu
-  size_t inflight = 0;                                // changes not yet applied; guarded by mu
-  std::vector<std::string> tombstones;                // guarded by mu
+  std::map<std::string, Entry, std::less<>> index;   // live objects; guarded by mu
+  size_t inflight = 0;                                // changes under way; guarded by mu
+  std::set<std::string, std::less<>> busy;           // keys being changed; guarded by mu
+  std::map<uint64_t, uint64_t> seg_live;              // segment -> bytes of indexed records
   std::map<std::string, MultipartUpload> uploads;     // by id; guarded by mu
 
-  // Applies a change made on disk with generation `g`. Requires mu.
-  void Apply(const std::string& key, std::shared_ptr<const ObjectMeta> meta, uint64_t g) {
+  // Sets (or with a null meta, removes) the key's entry. Requires mu.
+  void Set(const std::string& key, Entry e) {
     auto it = index.find(key);
-    if (it != index.end() && it->second.gen > g) return;
-    bool was_live = it != index.end() && it->second.meta != nullptr;
-    if (!meta) tombstones.push_back(key);
-    if (it == index.end()) {
-      index.emplace(key, Entry{std::move(meta), g});
+    if (it != index.end()) {
+      if (it->second.seg != 0) seg_live[it->second.seg] -= it->second.len;
+      if (!e.meta) {
+        index.erase(it);
+        return;
+      }
+    }
+    if (!e.meta) return;
+    if (e.seg != 0) seg_live[e.seg] += e.len;
+    if (it != index.end()) {
+      it->second = std::move(e);
     } else {
-      it->second = Entry{std::move(meta), g};
+      index.emplace(key, std::move(e));
     }
-    bool now_live = index.find(key)->second.meta != nullptr;
-    live = live + (now_live ? 1 : 0) - (was_live ? 1 : 0);
   }
+};
 
-  // Marks the end of one in-flight change. Requires mu.
-  void Settle() {
-    if (--inflight > 0) return;
-    for (const std::string& key : tombstones) {
-      auto it = index.find(key);
-      if (it != index.end() && it->second.meta == nullptr) index.erase(it);
+// Holds one key of a bucket for a change; fails when the bucket is deleted.
+class KeyLock {
+ public:
+  KeyLock(Bucket& b, std::string_view key) : b_(b), key_(key) {
+    std::unique_lock lock(b.mu);
+    b.busy_cv.wait(lock, [&] { return b.busy.count(key_) == 0; });
+    if (b.deleted) {
+      status_ = Status::NotFound(fmt::format("bucket '{}' does not exist", b.name));
+      return;
     }
-    tombstones.clear();
+    b.busy.insert(key_);
+    ++b.inflight;
+    held_ = true;
   }
+  ~KeyLock() {
+    if (!held_) return;
+    {
+      std::lock_guard lock(b_.mu);
+      b_.busy.erase(key_);
+      --b_.inflight;
+    }
+    b_.busy_cv.notify_all();
+  }
+  KeyLock(const KeyLock&) = delete;
+  KeyLock& operator=(const KeyLock&) = delete;
+  const Status& status() const { return status_; }
+
+ private:
+  Bucket& b_;
+  const std::string key_;
+  bool held_ = false;
+  Status status_;
 };
 
 class LocalObjectStoreImpl final : public LocalObjectStore {
  public:
-  LocalObjectStoreImpl(std::string dir, Env* env, Clock* clock)
+  LocalObjectStoreImpl(std::string dir, Env* env, Clock* clock, LocalObjectStoreOptions options)
       : dir_(std::move(dir)),
         buckets_dir_(JoinPath(dir_, "buckets")),
         trash_dir_(JoinPath(dir_, "trash")),
         env_(env),
         clock_(clock),
+        options_(options),
         nonce_(RandomHex(4)) {}
+  ~LocalObjectStoreImpl() override;
 
   Status Load();
+  void StartCompactor();
+  Status Compact() override;
 
   Status CreateBucket(std::string_view bucket) override;
   Status DeleteBucket(std::string_view bucket) override;
@@ -417,9 +463,18 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   // Writes head + data to a new temp file of b and syncs it; returns its path.
   Result<std::string> WriteTemp(const Bucket& b, std::string_view head,
                                 const std::function<Status(WritableFile*)>& write_data);
-  // Renames tmp over the key's object file and makes it durable.
-  Result<ObjectMeta> Publish(Bucket& b, const std::string& tmp, ObjectMeta meta,
-                             bool if_none_match_any);
+  // Renames tmp over the key's object file and makes it durable. The caller
+  // holds the key and took `seq` for this change.
+  Result<ObjectMeta> Publish(Bucket& b, const std::string& tmp, ObjectMeta meta, uint64_t seq);
+  // A put of a small object into the bucket's segments (the key is held).
+  Result<ObjectMeta> PutSmall(Bucket& b, ObjectMeta meta,
+                              const std::vector<std::string_view>& pieces, uint64_t seq);
+  // The data (or the range of it) of an entry in a segment, checked.
+  Result<std::string> ReadSmall(Bucket& b, const Entry& e, std::optional<ByteRange> range);
+  // Builds the index from the object files and segments of a bucket.
+  Status LoadIndex(Bucket& b);
+  Status CompactBucket(const std::shared_ptr<Bucket>& b);
+  Status CompactSegment(Bucket& b, uint64_t id, uint64_t length, bool oldest);
   Result<std::string> UploadDir(Bucket& b, std::string_view upload_id, MultipartUpload* out);
   std::string ObjectPath(const Bucket& b, std::string_view key) const {
     return JoinPath(b.objects_dir, ObjectFileName(key));
@@ -428,7 +483,14 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   const std::string dir_, buckets_dir_, trash_dir_;
   Env* const env_;
   Clock* const clock_;
+  const LocalObjectStoreOptions options_;
   const std::string nonce_;
+
+  std::mutex compact_mu_;  // one compaction pass at a time
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;  // guarded by stop_mu_
+  std::thread compactor_;
   std::atomic<uint64_t> temp_counter_{0};
 
   std::mutex mu_;  // guards buckets_; taken before any Bucket::mu
@@ -470,6 +532,7 @@ Result<std::shared_ptr<Bucket>> LocalObjectStoreImpl::LoadBucket(const std::stri
   b->objects_dir = JoinPath(b->dir, "objects");
   b->tmp_dir = JoinPath(b->dir, "tmp");
   b->uploads_dir = JoinPath(b->dir, "uploads");
+  b->segments_dir = JoinPath(b->dir, "segments");
   MUON_ASSIGN_OR_RETURN(std::string bmeta, env_->ReadFile(JoinPath(b->dir, "bucket.meta")));
   json bj = json::parse(bmeta, nullptr, false);
   if (bj.is_discarded()) return Status::Corruption(b->dir + "/bucket.meta is not JSON");
@@ -479,23 +542,13 @@ Result<std::shared_ptr<Bucket>> LocalObjectStoreImpl::LoadBucket(const std::stri
   MUON_RETURN_IF_ERROR(env_->CreateDirs(b->tmp_dir));
   MUON_RETURN_IF_ERROR(env_->CreateDirs(b->objects_dir));
   MUON_RETURN_IF_ERROR(env_->CreateDirs(b->uploads_dir));
-  MUON_ASSIGN_OR_RETURN(auto files, env_->ListDir(b->objects_dir));
-  for (const std::string& file : files) {
-    std::string path = JoinPath(b->objects_dir, file);
-    auto head = ReadHeadOfPath(env_, path);
-    if (!head.ok()) {
-      log::warn("object store: ignoring {}: {}", path, head.status().ToString());
-      continue;
-    }
-    ObjectMeta meta = MetaFromJson(head->meta);
-    if (ObjectFileName(meta.key) != file || head->file_size != head->data_offset + meta.size) {
-      log::warn("object store: ignoring {}: name or size does not match its metadata", path);
-      continue;
-    }
-    std::string key = meta.key;
-    b->index.emplace(std::move(key), Entry{std::make_shared<const ObjectMeta>(std::move(meta)), 0});
-    ++b->live;
+  if (!env_->FileExists(b->segments_dir)) {
+    // Buckets made before segments existed: the new directory's entry is
+    // durable before any record in it is acknowledged.
+    MUON_RETURN_IF_ERROR(env_->CreateDirs(b->segments_dir));
+    MUON_RETURN_IF_ERROR(env_->SyncDir(b->dir));
   }
+  MUON_RETURN_IF_ERROR(LoadIndex(*b));
   MUON_ASSIGN_OR_RETURN(auto uploads, env_->ListDir(b->uploads_dir));
   for (const std::string& id : uploads) {
     std::string udir = JoinPath(b->uploads_dir, id);
@@ -513,6 +566,130 @@ Result<std::shared_ptr<Bucket>> LocalObjectStoreImpl::LoadBucket(const std::stri
     b->uploads[id] = std::move(u);
   }
   return b;
+}
+
+Status LocalObjectStoreImpl::LoadIndex(Bucket& b) {
+  // Every version of every key found on disk; the highest seq wins.
+  struct Candidate {
+    uint64_t seq = 0;
+    bool file = false;  // objects/<name>, else a segment record
+    Entry entry;        // meta null: a deletion
+  };
+  std::map<std::string, Candidate> found;
+  uint64_t max_seq = 0;
+  std::vector<std::string> stale_files;
+  auto offer = [&](const std::string& key, Candidate c) {
+    max_seq = std::max(max_seq, c.seq);
+    auto it = found.find(key);
+    if (it == found.end()) {
+      found.emplace(key, std::move(c));
+      return;
+    }
+    // Equal seqs: the same record twice (a compaction copy whose source
+    // removal was lost in a crash), or the same version as file and record.
+    if (c.seq < it->second.seq || (c.seq == it->second.seq && c.file)) {
+      if (c.file) stale_files.push_back(ObjectPath(b, key));
+      return;
+    }
+    if (it->second.file) stale_files.push_back(ObjectPath(b, key));
+    it->second = std::move(c);
+  };
+
+  MUON_ASSIGN_OR_RETURN(auto files, env_->ListDir(b.objects_dir));
+  for (const std::string& file : files) {
+    std::string path = JoinPath(b.objects_dir, file);
+    auto head = ReadHeadOfPath(env_, path);
+    if (!head.ok()) {
+      log::warn("object store: ignoring {}: {}", path, head.status().ToString());
+      continue;
+    }
+    ObjectMeta meta = MetaFromJson(head->meta);
+    if (ObjectFileName(meta.key) != file || head->file_size != head->data_offset + meta.size) {
+      log::warn("object store: ignoring {}: name or size does not match its metadata", path);
+      continue;
+    }
+    Candidate c;
+    // Files written before changes were numbered precede every record.
+    c.seq = static_cast<uint64_t>(Int(head->meta, "seq"));
+    c.file = true;
+    std::string key = meta.key;
+    c.entry.meta = std::make_shared<const ObjectMeta>(std::move(meta));
+    c.entry.seq = c.seq;
+    offer(key, std::move(c));
+  }
+
+  // Segments: the newest one's header seals the others.
+  MUON_ASSIGN_OR_RETURN(auto names, env_->ListDir(b.segments_dir));
+  std::map<uint64_t, std::pair<std::shared_ptr<const RandomAccessFile>, SegmentHeader>> segments;
+  for (const std::string& name : names) {
+    const std::string path = JoinPath(b.segments_dir, name);
+    uint64_t id = SegmentIdOf(name);
+    if (id == 0) {
+      log::warn("object store: ignoring {}: not a segment file name", path);
+      continue;
+    }
+    MUON_ASSIGN_OR_RETURN(auto file, env_->NewRandomAccessFile(path));
+    auto header = ReadSegmentHeader(*file);
+    if (!header.ok()) {
+      // Its header is synced before any record is written: it never held one.
+      log::warn("object store: removing {}: {}", path, header.status().ToString());
+      MUON_RETURN_IF_ERROR(env_->RemoveFile(path));
+      continue;
+    }
+    segments[id] = {std::shared_ptr<const RandomAccessFile>(std::move(file)), std::move(*header)};
+  }
+  std::map<uint64_t, uint64_t> seals;
+  if (!segments.empty()) seals = segments.rbegin()->second.second.seals;
+  std::map<uint64_t, uint64_t> lengths;
+  std::map<uint64_t, std::shared_ptr<const RandomAccessFile>> readers;
+  for (auto& [id, seg] : segments) {
+    const std::string path = JoinPath(b.segments_dir, SegmentFileName(id));
+    MUON_ASSIGN_OR_RETURN(uint64_t size, seg.first->Size());
+    auto seal = seals.find(id);
+    const bool sealed = seal != seals.end();
+    const uint64_t limit = sealed ? std::min(seal->second, size) : size;
+    const uint64_t segment_id = id;
+    MUON_ASSIGN_OR_RETURN(
+        uint64_t end,
+        ScanRecords(*seg.first, seg.second.size, limit, /*check_data=*/!sealed,
+                    [&](const RecordView& r) -> Status {
+                      json j = json::parse(r.meta, nullptr, false);
+                      if (j.is_discarded() || !j.is_object()) {
+                        return Status::Corruption(path + ": record metadata is not JSON");
+                      }
+                      Candidate c;
+                      c.seq = static_cast<uint64_t>(Int(j, "seq"));
+                      std::string key = Str(j, "key");
+                      if (!j.value("deleted", false)) {
+                        ObjectMeta meta = MetaFromJson(j);
+                        if (meta.size != r.data_len) {
+                          return Status::Corruption(path + ": record size does not match");
+                        }
+                        c.entry.meta = std::make_shared<const ObjectMeta>(std::move(meta));
+                      }
+                      c.entry.seq = c.seq;
+                      c.entry.seg = segment_id;
+                      c.entry.off = r.offset;
+                      c.entry.len = r.length;
+                      offer(key, std::move(c));
+                      return Status::Ok();
+                    }));
+    if (sealed && end < limit) {
+      log::warn("object store: {}: records from byte {} on are damaged and ignored", path, end);
+    } else if (!sealed && end < size) {
+      log::info("object store: {}: ignoring {} bytes after the last whole record", path, size - end);
+    }
+    lengths[id] = end;
+    readers[id] = seg.first;
+  }
+  for (auto& [key, c] : found) {
+    if (c.entry.meta) b.Set(key, std::move(c.entry));
+  }
+  for (const std::string& path : stale_files) (void)env_->RemoveFile(path);
+  b.seq = max_seq;
+  b.writer = std::make_unique<SegmentWriter>(env_, b.segments_dir, options_.segment_bytes);
+  b.writer->Init(std::move(lengths), std::move(readers));
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<Bucket>> LocalObjectStoreImpl::Find(std::string_view bucket) {
@@ -537,6 +714,7 @@ Status LocalObjectStoreImpl::CreateBucket(std::string_view bucket) {
     MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "objects")));
     MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "tmp")));
     MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "uploads")));
+    MUON_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(bdir, "segments")));
     MUON_RETURN_IF_ERROR(env_->SyncDir(bdir));
     MUON_RETURN_IF_ERROR(env_->SyncDir(buckets_dir_));
     json j;
@@ -561,7 +739,7 @@ Status LocalObjectStoreImpl::DeleteBucket(std::string_view bucket) {
   std::string trash = JoinPath(trash_dir_, fmt::format("{}-{}", b->name, RandomHex(8)));
   {
     std::lock_guard block(b->mu);
-    if (b->live > 0 || b->inflight > 0) {
+    if (!b->index.empty() || b->inflight > 0) {
       return Status::FailedPrecondition(fmt::format("bucket '{}' is not empty", bucket));
     }
     // Unlinking bucket.meta first makes the deletion durable in one step;
@@ -570,6 +748,7 @@ Status LocalObjectStoreImpl::DeleteBucket(std::string_view bucket) {
     b->deleted = true;
   }
   buckets_.erase(it);
+  (void)b->writer->Close();
   MUON_RETURN_IF_ERROR(env_->SyncDir(b->dir));
   if (env_->RenameFile(b->dir, trash).ok()) {
     (void)env_->RemoveTree(trash);
@@ -611,36 +790,50 @@ Result<std::string> LocalObjectStoreImpl::WriteTemp(
 }
 
 Result<ObjectMeta> LocalObjectStoreImpl::Publish(Bucket& b, const std::string& tmp,
-                                                 ObjectMeta meta, bool if_none_match_any) {
+                                                 ObjectMeta meta, uint64_t seq) {
   const std::string path = ObjectPath(b, meta.key);
-  uint64_t g = 0;
-  {
-    std::lock_guard lock(b.mu);
-    Status s;
-    if (b.deleted) {
-      s = NotFoundBucket(b.name);
-    } else if (if_none_match_any && env_->FileExists(path)) {
-      s = Status::FailedPrecondition(fmt::format("key '{}' exists", meta.key));
-    } else {
-      s = env_->RenameFile(tmp, path);
-    }
-    if (!s.ok()) {
-      (void)env_->RemoveFile(tmp);
-      return s;
-    }
-    g = ++b.gen;
-    ++b.inflight;
+  if (Status s = env_->RenameFile(tmp, path); !s.ok()) {
+    (void)env_->RemoveFile(tmp);
+    return s;
   }
   Status synced = b.objects_sync.Sync(env_, b.objects_dir);
-  auto shared = std::make_shared<const ObjectMeta>(meta);
   {
     std::lock_guard lock(b.mu);
     // The rename happened: the index follows the disk even when the
     // directory sync failed (the put then reports the error).
-    b.Apply(meta.key, std::move(shared), g);
-    b.Settle();
+    b.Set(meta.key, Entry{std::make_shared<const ObjectMeta>(meta), seq, 0, 0, 0});
   }
   MUON_RETURN_IF_ERROR(synced);
+  return meta;
+}
+
+Result<ObjectMeta> LocalObjectStoreImpl::PutSmall(Bucket& b, ObjectMeta meta,
+                                                  const std::vector<std::string_view>& pieces,
+                                                  uint64_t seq) {
+  json j = MetaToJson(meta);
+  j["seq"] = seq;
+  const std::string head = EncodeRecordHead(Dump(j), meta.size, Crc32OfPieces(pieces));
+  std::vector<std::string_view> parts;
+  parts.reserve(pieces.size() + 1);
+  parts.push_back(head);
+  for (std::string_view p : pieces) {
+    if (!p.empty()) parts.push_back(p);
+  }
+  MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, b.writer->Append(parts));
+  Status durable = b.writer->WaitDurable(loc);
+  bool had_file = false;
+  if (durable.ok()) {
+    std::lock_guard lock(b.mu);
+    auto it = b.index.find(meta.key);
+    had_file = it != b.index.end() && it->second.seg == 0;
+    b.Set(meta.key, Entry{std::make_shared<const ObjectMeta>(meta), seq, loc.id, loc.offset,
+                          loc.end - loc.offset});
+  }
+  b.writer->Unpin(loc.id);
+  MUON_RETURN_IF_ERROR(durable);
+  // The record's higher seq already supersedes the file; removing it only
+  // frees the space.
+  if (had_file) (void)env_->RemoveFile(ObjectPath(b, meta.key));
   return meta;
 }
 
@@ -666,33 +859,69 @@ Result<ObjectMeta> LocalObjectStoreImpl::PutPieces(std::string_view bucket, std:
   meta.user_metadata = options.user_metadata;
   meta.checksums = options.checksums;
   meta.last_modified_ms = clock_->NowMillis();
+  KeyLock held(*b, key);
+  MUON_RETURN_IF_ERROR(held.status());
   if (options.if_none_match_any) {
-    // Cheap early answer; Publish checks again under the lock.
     std::lock_guard lock(b->mu);
-    auto it = b->index.find(key);
-    if (it != b->index.end() && it->second.meta) {
-      return Status::FailedPrecondition(fmt::format("key '{}' exists", key));
-    }
+    if (b->index.count(key)) return Status::FailedPrecondition(fmt::format("key '{}' exists", key));
   }
-  MUON_ASSIGN_OR_RETURN(std::string tmp,
-                        WriteTemp(*b, EncodeHead(MetaToJson(meta)),
-                                  [&](WritableFile* f) {
-                                    for (std::string_view p : pieces) {
-                                      MUON_RETURN_IF_ERROR(f->Append(p));
-                                    }
-                                    return Status::Ok();
-                                  }));
-  return Publish(*b, tmp, std::move(meta), options.if_none_match_any);
+  const uint64_t seq = ++b->seq;
+  if (meta.size <= options_.small_object_max) return PutSmall(*b, std::move(meta), pieces, seq);
+  json head = MetaToJson(meta);
+  head["seq"] = seq;
+  MUON_ASSIGN_OR_RETURN(std::string tmp, WriteTemp(*b, EncodeHead(head), [&](WritableFile* f) {
+                          for (std::string_view p : pieces) MUON_RETURN_IF_ERROR(f->Append(p));
+                          return Status::Ok();
+                        }));
+  return Publish(*b, tmp, std::move(meta), seq);
+}
+
+Result<std::string> LocalObjectStoreImpl::ReadSmall(Bucket& b, const Entry& e,
+                                                    std::optional<ByteRange> range) {
+  const std::string where = fmt::format("{}/{}", b.name, e.meta->key);
+  auto file = b.writer->Reader(e.seg);
+  if (!file) return Status::Corruption(where + ": its segment is gone");
+  std::string buf;
+  MUON_RETURN_IF_ERROR(ReadExact(*file, e.off, e.len, &buf, where));
+  std::string_view meta, data;
+  if (Status s = ParseRecord(buf, &meta, &data); !s.ok()) {
+    return Status::Corruption(where + ": " + s.message());
+  }
+  if (data.size() != e.meta->size) return Status::Corruption(where + ": size does not match");
+  uint64_t first = 0, count = data.size();
+  if (range) {
+    if (range->first > range->last || range->last >= data.size()) {
+      return Status::InvalidArgument("range is outside the object");
+    }
+    first = range->first;
+    count = range->last - range->first + 1;
+  }
+  const size_t at = static_cast<size_t>(data.data() - buf.data() + first);
+  buf.erase(0, at);
+  buf.resize(static_cast<size_t>(count));
+  return buf;
 }
 
 Result<ObjectReader> LocalObjectStoreImpl::OpenRange(std::string_view bucket, std::string_view key,
                                                     std::optional<ByteRange> range,
                                                     size_t head_bytes, std::string* prefix) {
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  Entry e;
   {
     std::lock_guard lock(b->mu);
     auto it = b->index.find(key);
-    if (it == b->index.end() || !it->second.meta) return NotFoundKey(key);
+    if (it == b->index.end()) return NotFoundKey(key);
+    e = it->second;
+  }
+  if (e.seg != 0) {
+    // Small objects are read whole (and checked) at once.
+    MUON_ASSIGN_OR_RETURN(std::string data, ReadSmall(*b, e, range));
+    ObjectReader r;
+    r.meta = *e.meta;
+    r.length = data.size();
+    r.file = std::make_shared<StringFile>(std::move(data));
+    if (prefix) prefix->clear();
+    return r;
   }
   const std::string path = ObjectPath(*b, key);
   auto f = env_->NewRandomAccessFile(path);
@@ -731,6 +960,22 @@ Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_vi
                                          std::optional<ByteRange> range) {
   // One read covers the head and, for objects up to 64 KiB, all the data;
   // larger data is read straight into its own buffer.
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  {
+    Entry e;
+    {
+      std::lock_guard lock(b->mu);
+      auto it = b->index.find(key);
+      if (it == b->index.end()) return NotFoundKey(key);
+      e = it->second;
+    }
+    if (e.seg != 0) {
+      Object obj;
+      MUON_ASSIGN_OR_RETURN(obj.data, ReadSmall(*b, e, range));
+      obj.meta = *e.meta;
+      return obj;
+    }
+  }
   std::string prefix;
   MUON_ASSIGN_OR_RETURN(ObjectReader r,
                         OpenRange(bucket, key, range, range ? 4096 : (64 << 10) + 4096, &prefix));
@@ -755,29 +1000,41 @@ Result<ObjectMeta> LocalObjectStoreImpl::Head(std::string_view bucket, std::stri
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
   std::lock_guard lock(b->mu);
   auto it = b->index.find(key);
-  if (it == b->index.end() || !it->second.meta) return NotFoundKey(key);
+  if (it == b->index.end()) return NotFoundKey(key);
   return *it->second.meta;
 }
 
 Status LocalObjectStoreImpl::Delete(std::string_view bucket, std::string_view key) {
   if (!IsValidObjectKey(key)) return Status::InvalidArgument("key is not 1..1024 bytes of UTF-8");
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-  const std::string path = ObjectPath(*b, key);
-  uint64_t g = 0;
+  KeyLock held(*b, key);
+  MUON_RETURN_IF_ERROR(held.status());
+  bool file = false;
   {
     std::lock_guard lock(b->mu);
-    if (b->deleted) return NotFoundBucket(bucket);
-    if (!env_->FileExists(path)) return Status::Ok();
-    MUON_RETURN_IF_ERROR(env_->RemoveFile(path));
-    g = ++b->gen;
-    ++b->inflight;
+    auto it = b->index.find(key);
+    if (it == b->index.end()) return Status::Ok();
+    file = it->second.seg == 0;
   }
-  Status synced = b->objects_sync.Sync(env_, b->objects_dir);
-  {
-    std::lock_guard lock(b->mu);
-    b->Apply(std::string(key), nullptr, g);
-    b->Settle();
+  // The deletion record first: once it is durable no older version of the
+  // key (a record, or the file removed next) can come back.
+  json j;
+  j["key"] = std::string(key);
+  j["seq"] = ++b->seq;
+  j["deleted"] = true;
+  const std::string record = EncodeRecordHead(Dump(j), 0, 0);
+  MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, b->writer->Append({record}));
+  Status durable = b->writer->WaitDurable(loc);
+  b->writer->Unpin(loc.id);
+  MUON_RETURN_IF_ERROR(durable);
+  Status synced;
+  if (file) {
+    Status removed = env_->RemoveFile(ObjectPath(*b, key));
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) synced = removed;
+    if (synced.ok()) synced = b->objects_sync.Sync(env_, b->objects_dir);
   }
+  std::lock_guard lock(b->mu);
+  b->Set(std::string(key), Entry{});
   return synced;
 }
 
@@ -789,7 +1046,6 @@ Result<ListPage> LocalObjectStoreImpl::List(std::string_view bucket, const ListO
                                                   : b->index.lower_bound(options.prefix);
   for (; it != b->index.end(); ++it) {
     if (it->first.compare(0, options.prefix.size(), options.prefix) != 0) break;
-    if (!it->second.meta) continue;
     if (page.objects.size() >= options.max_keys) {
       page.truncated = true;
       break;
@@ -1008,8 +1264,19 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
   meta.cache_control = u.options.cache_control;
   meta.user_metadata = u.options.user_metadata;
   meta.last_modified_ms = clock_->NowMillis();
+  KeyLock held(*b, meta.key);
+  MUON_RETURN_IF_ERROR(held.status());
+  if (u.options.if_none_match_any) {
+    std::lock_guard lock(b->mu);
+    if (b->index.count(meta.key)) {
+      return Status::FailedPrecondition(fmt::format("key '{}' exists", meta.key));
+    }
+  }
+  const uint64_t seq = ++b->seq;
+  json head = MetaToJson(meta);
+  head["seq"] = seq;
   MUON_ASSIGN_OR_RETURN(
-      std::string tmp, WriteTemp(*b, EncodeHead(MetaToJson(meta)), [&](WritableFile* out) {
+      std::string tmp, WriteTemp(*b, EncodeHead(head), [&](WritableFile* out) {
         std::string buf;
         for (const Source& s : sources) {
           for (uint64_t done = 0; done < s.size;) {
@@ -1029,7 +1296,7 @@ Result<ObjectMeta> LocalObjectStoreImpl::CompleteMultipart(
       return NotFoundUpload(upload_id);
     }
   }
-  auto published = Publish(*b, tmp, std::move(meta), u.options.if_none_match_any);
+  auto published = Publish(*b, tmp, std::move(meta), seq);
   if (!published.ok()) {
     std::lock_guard lock(b->mu);
     b->uploads[u.upload_id] = u;  // the parts are still there; the client may retry
@@ -1052,6 +1319,154 @@ Status LocalObjectStoreImpl::AbortMultipart(std::string_view bucket, std::string
   }
   MUON_RETURN_IF_ERROR(env_->RemoveTree(udir));
   return env_->SyncDir(b->uploads_dir);
+}
+
+LocalObjectStoreImpl::~LocalObjectStoreImpl() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (compactor_.joinable()) compactor_.join();
+}
+
+void LocalObjectStoreImpl::StartCompactor() {
+  if (options_.compact_interval_ms <= 0) return;
+  compactor_ = std::thread([this] {
+    std::unique_lock lock(stop_mu_);
+    while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.compact_interval_ms),
+                              [&] { return stop_; })) {
+      lock.unlock();
+      Status s = Compact();
+      if (!s.ok()) log::warn("object store: compaction: {}", s.ToString());
+      lock.lock();
+    }
+  });
+}
+
+Status LocalObjectStoreImpl::Compact() {
+  std::lock_guard pass(compact_mu_);
+  std::vector<std::shared_ptr<Bucket>> buckets;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, b] : buckets_) buckets.push_back(b);
+  }
+  Status first;
+  for (const auto& b : buckets) {
+    Status s = CompactBucket(b);
+    bool deleted = false;
+    {
+      std::lock_guard lock(b->mu);
+      deleted = b->deleted;
+    }
+    if (!s.ok() && !deleted && first.ok()) first = s.WithContext("bucket " + b->name);
+  }
+  return first;
+}
+
+Status LocalObjectStoreImpl::CompactBucket(const std::shared_ptr<Bucket>& b) {
+  // Sealed segments only: the active one is always the newest.
+  std::map<uint64_t, uint64_t> sealed = b->writer->Sealed();
+  for (auto it = sealed.begin(); it != sealed.end(); ++it) {
+    const auto [id, length] = *it;
+    if (b->writer->Pinned(id)) continue;
+    uint64_t live = 0;
+    {
+      std::lock_guard lock(b->mu);
+      if (b->deleted) return Status::Ok();
+      auto l = b->seg_live.find(id);
+      if (l != b->seg_live.end()) live = l->second;
+    }
+    if (static_cast<double>(live) >= options_.compact_below_live * static_cast<double>(length)) {
+      continue;
+    }
+    // The oldest segment on disk: every segment before it in `sealed` is gone.
+    const bool oldest = it == sealed.begin() || b->writer->Sealed().begin()->first == id;
+    MUON_RETURN_IF_ERROR(CompactSegment(*b, id, length, oldest));
+  }
+  return Status::Ok();
+}
+
+Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t length, bool oldest) {
+  auto file = b.writer->Reader(id);
+  if (!file) return Status::Ok();
+  const std::string path = b.writer->PathOf(id);
+  MUON_ASSIGN_OR_RETURN(SegmentHeader header, ReadSegmentHeader(*file));
+  if (oldest) {
+    // Files that newer records superseded were removed without a directory
+    // sync; make that durable before the deletions that outrank them go.
+    MUON_RETURN_IF_ERROR(env_->SyncDir(b.objects_dir));
+  }
+  struct Moved {
+    std::string key;
+    uint64_t seq, from;
+    SegmentWriter::Location to;
+  };
+  std::vector<Moved> moved;
+  std::vector<SegmentWriter::Location> appended;
+  auto unpin_all = [&] {
+    for (const auto& loc : appended) b.writer->Unpin(loc.id);
+  };
+  std::string record;
+  auto scanned = ScanRecords(*file, header.size, length, false, [&](const RecordView& r) -> Status {
+    json j = json::parse(r.meta, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Status::Corruption(path + ": bad record");
+    const std::string key = Str(j, "key");
+    const uint64_t seq = static_cast<uint64_t>(Int(j, "seq"));
+    const bool deletion = j.value("deleted", false);
+    if (deletion && oldest) return Status::Ok();
+    KeyLock held(b, key);
+    MUON_RETURN_IF_ERROR(held.status());
+    {
+      std::lock_guard lock(b.mu);
+      auto it = b.index.find(key);
+      // A deletion is still needed while its key stays deleted; an object
+      // while the index points at this very record.
+      bool keep = deletion ? it == b.index.end()
+                           : it != b.index.end() && it->second.seg == id &&
+                                 it->second.off == r.offset && it->second.seq == seq;
+      if (!keep) return Status::Ok();
+    }
+    MUON_RETURN_IF_ERROR(ReadExact(*file, r.offset, r.length, &record, path));
+    MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, b.writer->Append({record}));
+    appended.push_back(loc);
+    if (!deletion) moved.push_back({key, seq, r.offset, loc});
+    return Status::Ok();
+  });
+  Status s = scanned.status();
+  if (s.ok() && *scanned < length) s = Status::Corruption(path + ": damaged record");
+  for (const auto& loc : appended) {
+    if (s.ok()) s = b.writer->WaitDurable(loc);
+  }
+  if (!s.ok()) {
+    unpin_all();
+    return s;
+  }
+  bool emptied = false;
+  {
+    std::lock_guard lock(b.mu);
+    for (Moved& m : moved) {
+      auto it = b.index.find(m.key);
+      if (it == b.index.end() || it->second.seg != id || it->second.off != m.from ||
+          it->second.seq != m.seq) {
+        continue;  // changed since it was copied: the copy is just dead
+      }
+      Entry e = it->second;
+      e.seg = m.to.id;
+      e.off = m.to.offset;
+      b.Set(m.key, std::move(e));
+    }
+    auto l = b.seg_live.find(id);
+    emptied = l == b.seg_live.end() || l->second == 0;
+    if (emptied) b.seg_live.erase(id);
+  }
+  unpin_all();
+  if (!emptied) return Status::Corruption(path + ": still referenced after compaction");
+  b.writer->Forget(id);
+  MUON_RETURN_IF_ERROR(env_->RemoveFile(path));
+  // Durable before a later compaction drops deletions this file's records
+  // would otherwise outlive.
+  return env_->SyncDir(b.segments_dir);
 }
 
 }  // namespace
@@ -1096,10 +1511,12 @@ bool IsValidBucketName(std::string_view name) {
 }
 
 Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const std::string& dir, Env* env,
-                                                                 Clock* clock) {
-  auto store = std::make_unique<LocalObjectStoreImpl>(dir, env, clock);
+                                                                 Clock* clock,
+                                                                 LocalObjectStoreOptions options) {
+  auto store = std::make_unique<LocalObjectStoreImpl>(dir, env, clock, options);
   Status s = store->Load();
   if (!s.ok()) return s.WithContext("opening object store " + dir);
+  store->StartCompactor();
   return std::unique_ptr<LocalObjectStore>(std::move(store));
 }
 
