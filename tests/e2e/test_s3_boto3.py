@@ -8,9 +8,12 @@ trailers where it streams); nothing here depends on a feature of the newest clie
 import datetime
 import hashlib
 import os
+import random
 import shutil
 import sys
 import tempfile
+import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -515,6 +518,86 @@ class PresignAndAuthTest(S3TestCase):
         self.assertIn(b"<Key>vh/key</Key>", body)
         status, body = self._signed("GET", "s3.%s.localhost" % REGION, "/pre/vh/key")
         self.assertEqual((status, body), (200, b"virtual"))
+
+
+class KillDuringPutsTest(S3TestCase):
+    """Small objects share one fdatasync per group of puts (segment files). After kill -9 every
+    acknowledged put and delete must hold; a request in flight at the kill may or may not have
+    happened, and nothing else may appear."""
+
+    WRITERS = 4
+    KEYS_PER_WRITER = 12
+
+    def _writer(self, t, state, stop):
+        s3 = self.server.client("s3", max_pool_connections=2)
+        rng = random.Random(t)
+        i = 0
+        while not stop.is_set():
+            key = "w%d/k%02d" % (t, rng.randrange(self.KEYS_PER_WRITER))
+            if i % 7 == 6:
+                op = ("delete", None)
+            else:
+                # Mostly small (segment records), now and then larger than 256 KiB (own file).
+                size = rng.choice([100, 4096, 65536, 200000, 300000 if i % 11 == 0 else 1000])
+                op = ("put", hashlib.md5(rng.randbytes(8) + bytes(size - 8)).hexdigest(), size)
+            state["inflight"][key] = op
+            try:
+                if op[0] == "delete":
+                    s3.delete_object(Bucket="crash", Key=key)
+                    state["acked"][key] = None
+                else:
+                    body = self._body(op)
+                    s3.put_object(Bucket="crash", Key=key, Body=body)
+                    state["acked"][key] = op[1]
+            except Exception:  # the kill
+                return
+            del state["inflight"][key]
+            state["count"] += 1
+            i += 1
+
+    @staticmethod
+    def _body(op):
+        # The content is a function of its label, so the label names what must be read back.
+        digest, size = op[1], op[2]
+        return (digest.encode() * (size // 32 + 1))[:size]
+
+    def test_kill9_during_small_and_large_puts_and_deletes(self):
+        self.s3.create_bucket(Bucket="crash", CreateBucketConfiguration={"LocationConstraint": REGION})
+        before = {}  # key -> label read back after the previous kill (None: absent)
+        for cycle in range(2):
+            states = [{"acked": {}, "inflight": {}, "count": 0} for _ in range(self.WRITERS)]
+            stop = threading.Event()
+            threads = [threading.Thread(target=self._writer, args=(t, states[t], stop))
+                       for t in range(self.WRITERS)]
+            for th in threads:
+                th.start()
+            deadline = time.time() + 60
+            while sum(st["count"] for st in states) < 150 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertGreaterEqual(sum(st["count"] for st in states), 150, "writers too slow")
+            self.server.kill9()
+            stop.set()
+            for th in threads:
+                th.join(timeout=30)
+            self.server.start()
+            s3 = self.server.client("s3")
+            for t, st in enumerate(states):
+                for k in range(self.KEYS_PER_WRITER):
+                    key = "w%d/k%02d" % (t, k)
+                    try:
+                        obj = s3.get_object(Bucket="crash", Key=key)
+                        body = obj["Body"].read()
+                        got = body[:32].decode()
+                        self.assertEqual(body, self._body(("put", got, len(body))), key)
+                    except botocore.exceptions.ClientError as e:
+                        self.assertEqual(error_code(e), "NoSuchKey")
+                        got = None
+                    allowed = {st["acked"][key] if key in st["acked"] else before.get(key)}
+                    op = st["inflight"].get(key)
+                    if op is not None:
+                        allowed.add(None if op[0] == "delete" else op[1])
+                    self.assertIn(got, allowed, "%s after kill -9 (cycle %d)" % (key, cycle))
+                    before[key] = got
 
 
 class LifecycleTest(S3TestCase):
