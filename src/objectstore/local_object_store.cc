@@ -503,6 +503,14 @@ Status NotFoundBucket(std::string_view bucket) {
 Status NotFoundKey(std::string_view key) {
   return Status::NotFound(fmt::format("key '{}' does not exist", key));
 }
+// The index entry of a key (a copy, valid after the lock is released).
+Result<Entry> FindEntry(Bucket& b, std::string_view key) {
+  std::lock_guard lock(b.mu);
+  auto it = b.index.find(key);
+  if (it == b.index.end()) return NotFoundKey(key);
+  return it->second;
+}
+
 Status NotFoundUpload(std::string_view id) {
   return Status::NotFound(fmt::format("upload '{}' does not exist", id));
 }
@@ -906,13 +914,7 @@ Result<ObjectReader> LocalObjectStoreImpl::OpenRange(std::string_view bucket, st
                                                     std::optional<ByteRange> range,
                                                     size_t head_bytes, std::string* prefix) {
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-  Entry e;
-  {
-    std::lock_guard lock(b->mu);
-    auto it = b->index.find(key);
-    if (it == b->index.end()) return NotFoundKey(key);
-    e = it->second;
-  }
+  MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
   if (e.seg != 0) {
     // Small objects are read whole (and checked) at once.
     MUON_ASSIGN_OR_RETURN(std::string data, ReadSmall(*b, e, range));
@@ -960,15 +962,9 @@ Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_vi
                                          std::optional<ByteRange> range) {
   // One read covers the head and, for objects up to 64 KiB, all the data;
   // larger data is read straight into its own buffer.
-  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
   {
-    Entry e;
-    {
-      std::lock_guard lock(b->mu);
-      auto it = b->index.find(key);
-      if (it == b->index.end()) return NotFoundKey(key);
-      e = it->second;
-    }
+    MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+    MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
     if (e.seg != 0) {
       Object obj;
       MUON_ASSIGN_OR_RETURN(obj.data, ReadSmall(*b, e, range));
@@ -998,10 +994,8 @@ Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_vi
 
 Result<ObjectMeta> LocalObjectStoreImpl::Head(std::string_view bucket, std::string_view key) {
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-  std::lock_guard lock(b->mu);
-  auto it = b->index.find(key);
-  if (it == b->index.end()) return NotFoundKey(key);
-  return *it->second.meta;
+  MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
+  return *e.meta;
 }
 
 Status LocalObjectStoreImpl::Delete(std::string_view bucket, std::string_view key) {
