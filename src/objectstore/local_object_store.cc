@@ -45,6 +45,8 @@ using json = nlohmann::json;
 constexpr char kMagic[8] = {'M', 'U', 'O', 'N', 'O', 'B', 'J', '1'};
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kCopyChunk = 1 << 20;
+// Lookups a read makes when what it found moves away before it is opened.
+constexpr int kReadAttempts = 4;
 
 std::string Hex(const unsigned char* p, size_t n) {
   static const char* kDigits = "0123456789abcdef";
@@ -470,7 +472,13 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   Result<ObjectMeta> PutSmall(Bucket& b, ObjectMeta meta,
                               const std::vector<std::string_view>& pieces, uint64_t seq);
   // The data (or the range of it) of an entry in a segment, checked.
+  // Aborted when the segment was compacted away since the lookup.
   Result<std::string> ReadSmall(Bucket& b, const Entry& e, std::optional<ByteRange> range);
+  // Opens what the entry `e` of `key` points to. Aborted when that is gone
+  // since the lookup (compacted, replaced in the other form, deleted).
+  Result<ObjectReader> OpenEntry(Bucket& b, const Entry& e, std::string_view key,
+                                 std::optional<ByteRange> range, size_t head_bytes,
+                                 std::string* prefix);
   // Builds the index from the object files and segments of a bucket.
   Status LoadIndex(Bucket& b);
   Status CompactBucket(const std::shared_ptr<Bucket>& b);
@@ -888,7 +896,7 @@ Result<std::string> LocalObjectStoreImpl::ReadSmall(Bucket& b, const Entry& e,
                                                     std::optional<ByteRange> range) {
   const std::string where = fmt::format("{}/{}", b.name, e.meta->key);
   auto file = b.writer->Reader(e.seg);
-  if (!file) return Status::Corruption(where + ": its segment is gone");
+  if (!file) return Status::Aborted(where + ": compacted away while being read");
   std::string buf;
   MUON_RETURN_IF_ERROR(ReadExact(*file, e.off, e.len, &buf, where));
   std::string_view meta, data;
@@ -914,10 +922,20 @@ Result<ObjectReader> LocalObjectStoreImpl::OpenRange(std::string_view bucket, st
                                                     std::optional<ByteRange> range,
                                                     size_t head_bytes, std::string* prefix) {
   MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-  MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
+  for (int attempt = 1;; ++attempt) {
+    MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
+    auto r = OpenEntry(*b, e, key, range, head_bytes, prefix);
+    if (r.ok() || r.status().code() != StatusCode::kAborted || attempt == kReadAttempts) return r;
+  }
+}
+
+Result<ObjectReader> LocalObjectStoreImpl::OpenEntry(Bucket& b, const Entry& e,
+                                                    std::string_view key,
+                                                    std::optional<ByteRange> range,
+                                                    size_t head_bytes, std::string* prefix) {
   if (e.seg != 0) {
     // Small objects are read whole (and checked) at once.
-    MUON_ASSIGN_OR_RETURN(std::string data, ReadSmall(*b, e, range));
+    MUON_ASSIGN_OR_RETURN(std::string data, ReadSmall(b, e, range));
     ObjectReader r;
     r.meta = *e.meta;
     r.length = data.size();
@@ -925,10 +943,11 @@ Result<ObjectReader> LocalObjectStoreImpl::OpenRange(std::string_view bucket, st
     if (prefix) prefix->clear();
     return r;
   }
-  const std::string path = ObjectPath(*b, key);
+  const std::string path = ObjectPath(b, key);
   auto f = env_->NewRandomAccessFile(path);
   if (!f.ok()) {
-    if (f.status().code() == StatusCode::kNotFound) return NotFoundKey(key);
+    // Replaced by a small object or deleted since the lookup.
+    if (f.status().code() == StatusCode::kNotFound) return Status::Aborted(path + " is gone");
     return f.status();
   }
   MUON_ASSIGN_OR_RETURN(FileHead head, ReadHead(**f, path, head_bytes));
@@ -964,12 +983,14 @@ Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_vi
   // larger data is read straight into its own buffer.
   {
     MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-    MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
-    if (e.seg != 0) {
-      Object obj;
-      MUON_ASSIGN_OR_RETURN(obj.data, ReadSmall(*b, e, range));
-      obj.meta = *e.meta;
-      return obj;
+    for (int attempt = 1;; ++attempt) {
+      MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
+      if (e.seg == 0) break;
+      auto data = ReadSmall(*b, e, range);
+      if (data.ok()) return Object{*e.meta, std::move(*data)};
+      if (data.status().code() != StatusCode::kAborted || attempt == kReadAttempts) {
+        return data.status();
+      }
     }
   }
   std::string prefix;

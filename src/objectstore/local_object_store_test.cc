@@ -157,7 +157,9 @@ TEST_P(LocalObjectStoreTest, KeysThatLookLikePathsAreDistinctAndSafe) {
   EXPECT_EQ(Keys(), sorted);
   // Nothing escaped the bucket's objects directory.
   EXPECT_FALSE(env_.FileExists("/data/etc/passwd"));
-  if (!GetParam()) EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/objects"), keys.size());
+  if (!GetParam()) {
+    EXPECT_EQ(FilesIn(std::string(kDir) + "/buckets/bkt/objects"), keys.size());
+  }
   Reopen();
   EXPECT_EQ(Keys(), sorted);
 }
@@ -938,6 +940,44 @@ TEST_F(SegmentTest, ConcurrentChangesAndCompactionEndAsTheDiskDoes) {
   EXPECT_EQ(Contents(), before);
   CrashAndReopen();
   EXPECT_EQ(Contents(), before);
+}
+
+TEST_F(SegmentTest, ReadsDuringCompactionAndOverwritesNeverFail) {
+  // Keys that always exist, read while compaction moves their records and
+  // overwrites switch them between segment records and files.
+  constexpr int kKeys = 8;
+  auto value = [](int k, int v) {
+    return Payload("k" + std::to_string(k) + "v" + std::to_string(v), v % 5 == 4 ? 300000 : 400);
+  };
+  for (int k = 0; k < kKeys; ++k) ASSERT_TRUE(Put("k" + std::to_string(k), value(k, 0)).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      ObjectStore* as_store = store_.get();
+      for (int i = 0; !done; ++i) {
+        std::string k = "k" + std::to_string((i + t) % kKeys);
+        if (i % 2 == 0) {
+          auto r = as_store->Open("bkt", k, std::nullopt);
+          ASSERT_TRUE(r.ok()) << k << ": " << r.status().ToString();
+          continue;
+        }
+        auto got = store_->Get("bkt", k);
+        ASSERT_TRUE(got.ok()) << k << ": " << got.status().ToString();
+        ASSERT_EQ(got->data.substr(0, k.size() + 1), k + "v") << k;
+        ++reads;
+      }
+    });
+  }
+  for (int v = 1; v <= 40; ++v) {
+    for (int k = 0; k < kKeys; ++k) ASSERT_TRUE(Put("k" + std::to_string(k), value(k, v)).ok());
+    ASSERT_TRUE(store_->Compact().ok());
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  for (int k = 0; k < kKeys; ++k) EXPECT_EQ(GetData("k" + std::to_string(k)), value(k, 40));
 }
 
 TEST_F(SegmentTest, BackgroundCompactionRuns) {
