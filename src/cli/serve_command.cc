@@ -290,7 +290,10 @@ int RunServe(CLI::App* cmd, ServeFlags f) {
     return 1;
   }
   kinesis::KinesisService* kinesis = kin->get();
-  auto objects = objectstore::LocalObjectStore::Open(JoinPath(f.data_dir, "objects"), env, clock);
+  objectstore::LocalObjectStoreOptions object_options;
+  object_options.metrics = true;
+  auto objects = objectstore::LocalObjectStore::Open(JoinPath(f.data_dir, "objects"), env, clock,
+                                                     object_options);
   if (!objects.ok()) {
     log::error("opening the object store in {}: {}", f.data_dir, objects.status().ToString());
     return 1;

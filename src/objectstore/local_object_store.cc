@@ -34,6 +34,7 @@
 
 #include "base/base64.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "objectstore/dir_syncer.h"
 #include "objectstore/segment_log.h"
 
@@ -413,7 +414,15 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
         env_(env),
         clock_(clock),
         options_(options),
-        nonce_(RandomHex(4)) {}
+        nonce_(RandomHex(4)) {
+    if (options_.metrics) {
+      auto* m = MetricsRegistry::Global();
+      m_compacted_ = m->GetCounter("muonpipe_objectstore_compacted_segments_total",
+                                   "Segment files compacted and removed");
+      m_copied_ = m->GetCounter("muonpipe_objectstore_compaction_copied_bytes_total",
+                                "Bytes of live records compaction copied forward");
+    }
+  }
   ~LocalObjectStoreImpl() override;
 
   Status Load();
@@ -499,6 +508,8 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   std::condition_variable stop_cv_;
   bool stop_ = false;  // guarded by stop_mu_
   std::thread compactor_;
+  Counter* m_compacted_ = nullptr;
+  Counter* m_copied_ = nullptr;
   std::atomic<uint64_t> temp_counter_{0};
 
   std::mutex mu_;  // guards buckets_; taken before any Bucket::mu
@@ -1382,8 +1393,7 @@ Status LocalObjectStoreImpl::Compact() {
 Status LocalObjectStoreImpl::CompactBucket(const std::shared_ptr<Bucket>& b) {
   // Sealed segments only: the active one is always the newest.
   std::map<uint64_t, uint64_t> sealed = b->writer->Sealed();
-  for (auto it = sealed.begin(); it != sealed.end(); ++it) {
-    const auto [id, length] = *it;
+  for (const auto& [id, length] : sealed) {
     if (b->writer->Pinned(id)) continue;
     uint64_t live = 0;
     {
@@ -1395,8 +1405,9 @@ Status LocalObjectStoreImpl::CompactBucket(const std::shared_ptr<Bucket>& b) {
     if (static_cast<double>(live) >= options_.compact_below_live * static_cast<double>(length)) {
       continue;
     }
-    // The oldest segment on disk: every segment before it in `sealed` is gone.
-    const bool oldest = it == sealed.begin() || b->writer->Sealed().begin()->first == id;
+    // The oldest segment on disk (those before it in `sealed` may be gone by now).
+    const std::map<uint64_t, uint64_t> now = b->writer->Sealed();
+    const bool oldest = !now.empty() && now.begin()->first == id;
     MUON_RETURN_IF_ERROR(CompactSegment(*b, id, length, oldest));
   }
   return Status::Ok();
@@ -1479,6 +1490,10 @@ Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t len
   if (!emptied) return Status::Corruption(path + ": still referenced after compaction");
   b.writer->Forget(id);
   MUON_RETURN_IF_ERROR(env_->RemoveFile(path));
+  if (m_compacted_) {
+    m_compacted_->Add();
+    for (const auto& loc : appended) m_copied_->Add(loc.end - loc.offset);
+  }
   // Durable before a later compaction drops deletions this file's records
   // would otherwise outlive.
   return env_->SyncDir(b.segments_dir);

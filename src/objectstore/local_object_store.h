@@ -67,6 +67,10 @@ struct LocalObjectStoreOptions {
   // A background thread looks for segments to compact this often (0: never;
   // Compact() still works).
   int compact_interval_ms = 2000;
+  // Count compactions in the process-wide metrics
+  // (muonpipe_objectstore_compacted_segments_total,
+  // muonpipe_objectstore_compaction_copied_bytes_total).
+  bool metrics = false;
 };
 
 class LocalObjectStore : public ObjectStore {

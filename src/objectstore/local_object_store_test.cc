@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/fault_env.h"
+#include "base/metrics.h"
 #include "objectstore/dir_syncer.h"
 
 namespace muon::objectstore {
@@ -787,11 +788,20 @@ TEST_F(SegmentTest, CompactionReclaimsSpaceAndKeepsEveryLiveObject) {
     ASSERT_TRUE(store_->Delete("bkt", "k" + std::to_string(i)).ok());
     want.erase("k" + std::to_string(i));
   }
+  options_.metrics = true;
+  Reopen();
+  Counter* compacted = MetricsRegistry::Global()->GetCounter(
+      "muonpipe_objectstore_compacted_segments_total", "");
+  Counter* copied = MetricsRegistry::Global()->GetCounter(
+      "muonpipe_objectstore_compaction_copied_bytes_total", "");
+  const uint64_t compacted_before = compacted->Value(), copied_before = copied->Value();
   const uint64_t bytes_before = SegmentBytes();
   const size_t segments_before = Segments().size();
   ASSERT_TRUE(store_->Compact().ok());
   EXPECT_LT(SegmentBytes(), bytes_before * 3 / 4);
   EXPECT_LT(Segments().size(), segments_before);
+  EXPECT_GE(compacted->Value() - compacted_before, segments_before - Segments().size());
+  EXPECT_GT(copied->Value(), copied_before);
   EXPECT_EQ(Contents(), want);
   CrashAndReopen();
   EXPECT_EQ(Contents(), want);
