@@ -11,10 +11,10 @@
 //   pins nothing on disk by itself: compaction leaves pinned segments (with
 //   appends not yet in the index) alone and moves an entry's record only
 //   while holding its key.
-// - Every record older than a deletion record of its key lies in the same or
-//   an older segment (records move only forward, and only while live), so
-//   dropping deletion records when compacting the oldest segment cannot bring
-//   anything back.
+// - A deletion record is dropped only when no object record of its key that
+//   the index does not point to remains in another segment (Bucket::shadowed
+//   counts them by key hash; the files such records superseded are made
+//   durably gone first), so dropping it cannot bring anything back.
 #include "objectstore/local_object_store.h"
 
 #include <openssl/evp.h>
@@ -28,6 +28,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -326,6 +327,8 @@ std::string NormalizeEtag(std::string_view etag) {
   return out;
 }
 
+size_t KeyHash(std::string_view key) { return std::hash<std::string_view>()(key); }
+
 struct Entry {
   std::shared_ptr<const ObjectMeta> meta;
   uint64_t seq = 0;
@@ -349,13 +352,27 @@ struct Bucket {
   size_t inflight = 0;                                // changes under way; guarded by mu
   std::set<std::string, std::less<>> busy;           // keys being changed; guarded by mu
   std::map<uint64_t, uint64_t> seg_live;              // segment -> bytes of indexed records
+  // Key hash -> object records in segments the index does not point to (dead
+  // but still on disk); guarded by mu. A deletion record is kept while its
+  // key's count is above zero. Hash collisions only keep one longer.
+  std::unordered_map<size_t, uint32_t> shadowed;
+
+  void ShadowHash(size_t h, int64_t n) {
+    auto& v = shadowed[h];
+    v = static_cast<uint32_t>(std::max<int64_t>(0, static_cast<int64_t>(v) + n));
+    if (v == 0) shadowed.erase(h);
+  }
+  void Shadow(std::string_view key, int64_t n) { ShadowHash(KeyHash(key), n); }
   std::map<std::string, MultipartUpload> uploads;     // by id; guarded by mu
 
   // Sets (or with a null meta, removes) the key's entry. Requires mu.
   void Set(const std::string& key, Entry e) {
     auto it = index.find(key);
     if (it != index.end()) {
-      if (it->second.seg != 0) seg_live[it->second.seg] -= it->second.len;
+      if (it->second.seg != 0) {
+        seg_live[it->second.seg] -= it->second.len;
+        Shadow(key, +1);
+      }
       if (!e.meta) {
         index.erase(it);
         return;
@@ -491,7 +508,7 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   // Builds the index from the object files and segments of a bucket.
   Status LoadIndex(Bucket& b);
   Status CompactBucket(const std::shared_ptr<Bucket>& b);
-  Status CompactSegment(Bucket& b, uint64_t id, uint64_t length, bool oldest);
+  Status CompactSegment(Bucket& b, uint64_t id, uint64_t length);
   Result<std::string> UploadDir(Bucket& b, std::string_view upload_id, MultipartUpload* out);
   std::string ObjectPath(const Bucket& b, std::string_view key) const {
     return JoinPath(b.objects_dir, ObjectFileName(key));
@@ -614,11 +631,19 @@ Status LocalObjectStoreImpl::LoadIndex(Bucket& b) {
     }
     // Equal seqs: the same record twice (a compaction copy whose source
     // removal was lost in a crash), or the same version as file and record.
+    // The loser is a stale file (removed below) or a dead record.
+    auto lost = [&](const Candidate& l) {
+      if (l.file) {
+        stale_files.push_back(ObjectPath(b, key));
+      } else if (l.entry.meta) {
+        b.Shadow(key, +1);
+      }
+    };
     if (c.seq < it->second.seq || (c.seq == it->second.seq && c.file)) {
-      if (c.file) stale_files.push_back(ObjectPath(b, key));
+      lost(c);
       return;
     }
-    if (it->second.file) stale_files.push_back(ObjectPath(b, key));
+    lost(it->second);
     it->second = std::move(c);
   };
 
@@ -855,6 +880,11 @@ Result<ObjectMeta> LocalObjectStoreImpl::PutSmall(Bucket& b, ObjectMeta meta,
     had_file = it != b.index.end() && it->second.seg == 0;
     b.Set(meta.key, Entry{std::make_shared<const ObjectMeta>(meta), seq, loc.id, loc.offset,
                           loc.end - loc.offset});
+  }
+  if (!durable.ok()) {
+    // The record may still reach the disk: count it as a dead one.
+    std::lock_guard lock(b.mu);
+    b.Shadow(meta.key, +1);
   }
   b.writer->Unpin(loc.id);
   MUON_RETURN_IF_ERROR(durable);
@@ -1405,88 +1435,117 @@ Status LocalObjectStoreImpl::CompactBucket(const std::shared_ptr<Bucket>& b) {
     if (static_cast<double>(live) >= options_.compact_below_live * static_cast<double>(length)) {
       continue;
     }
-    // The oldest segment on disk (those before it in `sealed` may be gone by now).
-    const std::map<uint64_t, uint64_t> now = b->writer->Sealed();
-    const bool oldest = !now.empty() && now.begin()->first == id;
-    MUON_RETURN_IF_ERROR(CompactSegment(*b, id, length, oldest));
+    MUON_RETURN_IF_ERROR(CompactSegment(*b, id, length));
   }
   return Status::Ok();
 }
 
-Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t length, bool oldest) {
+Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t length) {
   auto file = b.writer->Reader(id);
   if (!file) return Status::Ok();
   const std::string path = b.writer->PathOf(id);
   MUON_ASSIGN_OR_RETURN(SegmentHeader header, ReadSegmentHeader(*file));
-  if (oldest) {
-    // Files that newer records superseded were removed without a directory
-    // sync; make that durable before the deletions that outrank them go.
-    MUON_RETURN_IF_ERROR(env_->SyncDir(b.objects_dir));
-  }
+  // Files that newer records superseded were removed without a directory
+  // sync; make that durable before deletions that outrank them can go.
+  MUON_RETURN_IF_ERROR(env_->SyncDir(b.objects_dir));
   struct Moved {
     std::string key;
     uint64_t seq, from;
     SegmentWriter::Location to;
   };
-  std::vector<Moved> moved;
-  std::vector<SegmentWriter::Location> appended;
-  auto unpin_all = [&] {
-    for (const auto& loc : appended) b.writer->Unpin(loc.id);
+  struct Deletion {
+    std::string key;
+    uint64_t offset, length;
   };
+  std::vector<Moved> moved;
+  std::vector<Deletion> deletions;
+  std::map<size_t, uint32_t> puts_here;  // key hash -> object records in this segment
+  std::vector<SegmentWriter::Location> appended;
   std::string record;
+  auto copy = [&](uint64_t offset, uint64_t len) -> Result<SegmentWriter::Location> {
+    MUON_RETURN_IF_ERROR(ReadExact(*file, offset, len, &record, path));
+    MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, b.writer->Append({record}));
+    appended.push_back(loc);
+    return loc;
+  };
   auto scanned = ScanRecords(*file, header.size, length, false, [&](const RecordView& r) -> Status {
     json j = json::parse(r.meta, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return Status::Corruption(path + ": bad record");
-    const std::string key = Str(j, "key");
+    std::string key = Str(j, "key");
     const uint64_t seq = static_cast<uint64_t>(Int(j, "seq"));
-    const bool deletion = j.value("deleted", false);
-    if (deletion && oldest) return Status::Ok();
+    if (j.value("deleted", false)) {
+      // Decided once every object record here is counted.
+      deletions.push_back({std::move(key), r.offset, r.length});
+      return Status::Ok();
+    }
+    ++puts_here[KeyHash(key)];
     KeyLock held(b, key);
     MUON_RETURN_IF_ERROR(held.status());
     {
       std::lock_guard lock(b.mu);
       auto it = b.index.find(key);
-      // A deletion is still needed while its key stays deleted; an object
-      // while the index points at this very record.
-      bool keep = deletion ? it == b.index.end()
-                           : it != b.index.end() && it->second.seg == id &&
-                                 it->second.off == r.offset && it->second.seq == seq;
-      if (!keep) return Status::Ok();
+      if (it == b.index.end() || it->second.seg != id || it->second.off != r.offset ||
+          it->second.seq != seq) {
+        return Status::Ok();  // dead
+      }
     }
-    MUON_RETURN_IF_ERROR(ReadExact(*file, r.offset, r.length, &record, path));
-    MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, b.writer->Append({record}));
-    appended.push_back(loc);
-    if (!deletion) moved.push_back({key, seq, r.offset, loc});
+    MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, copy(r.offset, r.length));
+    moved.push_back({std::move(key), seq, r.offset, loc});
     return Status::Ok();
   });
   Status s = scanned.status();
   if (s.ok() && *scanned < length) s = Status::Corruption(path + ": damaged record");
+  for (size_t i = 0; s.ok() && i < deletions.size(); ++i) {
+    const Deletion& d = deletions[i];
+    KeyLock held(b, d.key);
+    s = held.status();
+    if (!s.ok()) break;
+    {
+      // A deletion is needed while its key stays deleted and an older record
+      // of it remains in another segment (dead object records elsewhere).
+      std::lock_guard lock(b.mu);
+      const size_t h = KeyHash(d.key);
+      auto elsewhere = b.shadowed.find(h);
+      auto here = puts_here.find(h);
+      const uint64_t older = (elsewhere == b.shadowed.end() ? 0 : elsewhere->second) -
+                             (here == puts_here.end() ? 0 : here->second);
+      if (b.index.count(d.key) || older == 0) continue;
+    }
+    auto loc = copy(d.offset, d.length);
+    s = loc.status();
+  }
   for (const auto& loc : appended) {
     if (s.ok()) s = b.writer->WaitDurable(loc);
-  }
-  if (!s.ok()) {
-    unpin_all();
-    return s;
   }
   bool emptied = false;
   {
     std::lock_guard lock(b.mu);
+    size_t repointed = 0;
     for (Moved& m : moved) {
       auto it = b.index.find(m.key);
-      if (it == b.index.end() || it->second.seg != id || it->second.off != m.from ||
-          it->second.seq != m.seq) {
-        continue;  // changed since it was copied: the copy is just dead
+      if (s.ok() && it != b.index.end() && it->second.seg == id && it->second.off == m.from &&
+          it->second.seq == m.seq) {
+        Entry e = it->second;
+        e.seg = m.to.id;
+        e.off = m.to.offset;
+        b.Set(m.key, std::move(e));  // counts the original as dead
+        ++repointed;
+      } else {
+        b.Shadow(m.key, +1);  // the copy is a dead record
       }
-      Entry e = it->second;
-      e.seg = m.to.id;
-      e.off = m.to.offset;
-      b.Set(m.key, std::move(e));
     }
-    auto l = b.seg_live.find(id);
-    emptied = l == b.seg_live.end() || l->second == 0;
-    if (emptied) b.seg_live.erase(id);
+    if (s.ok()) {
+      auto l = b.seg_live.find(id);
+      emptied = l == b.seg_live.end() || l->second == 0;
+      if (emptied) {
+        b.seg_live.erase(id);
+        // Every object record in this file is dead and about to go.
+        for (const auto& [h, n] : puts_here) b.ShadowHash(h, -static_cast<int64_t>(n));
+      }
+    }
   }
-  unpin_all();
+  for (const auto& loc : appended) b.writer->Unpin(loc.id);
+  MUON_RETURN_IF_ERROR(s);
   if (!emptied) return Status::Corruption(path + ": still referenced after compaction");
   b.writer->Forget(id);
   MUON_RETURN_IF_ERROR(env_->RemoveFile(path));

@@ -39,9 +39,8 @@
 //
 // Segments whose records are mostly overwritten or deleted are compacted in
 // the background: live records are copied verbatim into the active segment,
-// then the file is removed. Deletion records are dropped when the oldest
-// segment is compacted (no older record of their key can remain); elsewhere
-// they are carried while the key stays deleted.
+// then the file is removed. A deletion record is carried while its key stays
+// deleted and a dead record of the key remains in another segment.
 #pragma once
 
 #include <memory>

@@ -839,6 +839,35 @@ TEST_F(SegmentTest, DeletionOutlivesCompactionWhileOlderRecordsRemain) {
   EXPECT_EQ(Keys(), std::vector<std::string>{"churn"});
 }
 
+TEST_F(SegmentTest, DeletionGoesOnceNoOlderRecordOfItsKeyRemains) {
+  // The first segment holds objects that are never deleted, so it stays and
+  // is never compacted. Objects put later and then deleted: once compaction
+  // has dropped their records, their deletion records go too instead of
+  // being carried forward at every compaction.
+  auto deletions_on_disk = [&] {
+    size_t n = 0;
+    for (const std::string& name : Segments()) {
+      std::string data = *env_.ReadFile(SegmentsDir() + "/" + name);
+      for (size_t at = 0; (at = data.find("\"deleted\":true", at)) != std::string::npos; ++at) ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(Put("keep" + std::to_string(i), Payload("k", 500)).ok());
+  const std::string first = Segments().front();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Put("tmp" + std::to_string(i), Payload("t", 500)).ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store_->Delete("bkt", "tmp" + std::to_string(i)).ok());
+  EXPECT_EQ(deletions_on_disk(), 10u);
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(Put("churn", Payload(std::to_string(i), 500)).ok());
+    ASSERT_TRUE(store_->Compact().ok());
+  }
+  EXPECT_EQ(Segments().front(), first);
+  EXPECT_EQ(deletions_on_disk(), 0u);
+  CrashAndReopen();
+  EXPECT_EQ(Keys(), (std::vector<std::string>{"churn", "keep0", "keep1", "keep2", "keep3",
+                                              "keep4", "keep5"}));
+}
+
 TEST_F(SegmentTest, TornRecordIsNeverShownAndLaterPutsAreKept) {
   ASSERT_TRUE(Put("a", "first").ok());
   env_.FailNthWrite(2);  // the data of the next put, half written
