@@ -1459,7 +1459,9 @@ Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t len
   };
   std::vector<Moved> moved;
   std::vector<Deletion> deletions;
-  std::map<size_t, uint32_t> puts_here;  // key hash -> object records in this segment
+  // Key hash -> object records in this segment: all of them, and those dead
+  // when scanned (already counted in Bucket::shadowed).
+  std::map<size_t, uint32_t> puts_here, dead_here;
   std::vector<SegmentWriter::Location> appended;
   std::string record;
   auto copy = [&](uint64_t offset, uint64_t len) -> Result<SegmentWriter::Location> {
@@ -1478,7 +1480,8 @@ Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t len
       deletions.push_back({std::move(key), r.offset, r.length});
       return Status::Ok();
     }
-    ++puts_here[KeyHash(key)];
+    const size_t h = KeyHash(key);
+    ++puts_here[h];
     KeyLock held(b, key);
     MUON_RETURN_IF_ERROR(held.status());
     {
@@ -1486,7 +1489,8 @@ Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t len
       auto it = b.index.find(key);
       if (it == b.index.end() || it->second.seg != id || it->second.off != r.offset ||
           it->second.seq != seq) {
-        return Status::Ok();  // dead
+        ++dead_here[h];
+        return Status::Ok();
       }
     }
     MUON_ASSIGN_OR_RETURN(SegmentWriter::Location loc, copy(r.offset, r.length));
@@ -1505,10 +1509,10 @@ Status LocalObjectStoreImpl::CompactSegment(Bucket& b, uint64_t id, uint64_t len
       // of it remains in another segment (dead object records elsewhere).
       std::lock_guard lock(b.mu);
       const size_t h = KeyHash(d.key);
-      auto elsewhere = b.shadowed.find(h);
-      auto here = puts_here.find(h);
-      const uint64_t older = (elsewhere == b.shadowed.end() ? 0 : elsewhere->second) -
-                             (here == puts_here.end() ? 0 : here->second);
+      auto all = b.shadowed.find(h);
+      auto here = dead_here.find(h);
+      const uint64_t older = (all == b.shadowed.end() ? 0 : all->second) -
+                             (here == dead_here.end() ? 0 : here->second);
       if (b.index.count(d.key) || older == 0) continue;
     }
     auto loc = copy(d.offset, d.length);
