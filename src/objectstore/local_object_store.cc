@@ -19,7 +19,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +36,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "objectstore/dir_syncer.h"
+#include "objectstore/framing.h"
 #include "objectstore/segment_log.h"
 
 namespace muon::objectstore {
@@ -44,8 +44,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr char kMagic[8] = {'M', 'U', 'O', 'N', 'O', 'B', 'J', '1'};
-constexpr size_t kHeaderSize = 16;
+constexpr std::string_view kMagic = "MUONOBJ1";
 constexpr size_t kCopyChunk = 1 << 20;
 // Lookups a read makes when what it found moves away before it is opened.
 constexpr int kReadAttempts = 4;
@@ -221,58 +220,25 @@ std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 // Header + metadata of an object file.
-std::string EncodeHead(const json& meta) {
-  std::string m = Dump(meta);
-  std::string out(kMagic, sizeof(kMagic));
-  PutU32(&out, static_cast<uint32_t>(m.size()));
-  PutU32(&out, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(m.data()), m.size())));
-  out += m;
-  return out;
-}
+std::string EncodeHead(const json& meta) { return EncodeFrame(kMagic, Dump(meta)); }
 
 // Parses the head at the start of `buf`. Returns the metadata and sets
-// *data_offset; NotFound-free: Corruption when the head is bad, OutOfRange
-// when `buf` is too short to hold it (read more).
+// *data_offset; Corruption when the head is bad, OutOfRange when `buf` is too
+// short to hold it (read more).
 Result<json> DecodeHead(std::string_view buf, size_t* data_offset) {
-  if (buf.size() < kHeaderSize) return Status::OutOfRange("short header");
-  if (std::memcmp(buf.data(), kMagic, sizeof(kMagic)) != 0) {
-    return Status::Corruption("bad object file magic");
-  }
-  uint32_t len = GetU32(buf.data() + 8);
-  uint32_t crc = GetU32(buf.data() + 12);
-  if (buf.size() < kHeaderSize + len) return Status::OutOfRange("short metadata");
-  std::string_view m = buf.substr(kHeaderSize, len);
-  if (static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(m.data()), m.size())) != crc) {
-    return Status::Corruption("object metadata checksum mismatch");
-  }
+  MUON_ASSIGN_OR_RETURN(std::string_view m,
+                        DecodeFrame(buf, kMagic, UINT32_MAX, "object file header", data_offset));
   json j = json::parse(m, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::Corruption("object metadata is not JSON");
-  *data_offset = kHeaderSize + len;
   return j;
 }
 
 // Reads n bytes at offset exactly.
 Status ReadExact(const RandomAccessFile& f, uint64_t offset, size_t n, std::string* out,
                  const std::string& path) {
-  out->resize(n);
-  size_t done = 0;
-  while (done < n) {
-    MUON_ASSIGN_OR_RETURN(std::string_view got, f.Read(offset + done, n - done, out->data() + done));
-    if (got.empty()) return Status::Corruption(path + ": file shorter than its metadata says");
-    if (got.data() != out->data() + done) std::memmove(out->data() + done, got.data(), got.size());
-    done += got.size();
-  }
+  MUON_RETURN_IF_ERROR(ReadUpTo(f, offset, n, out));
+  if (out->size() < n) return Status::Corruption(path + ": file shorter than its metadata says");
   return Status::Ok();
 }
 
@@ -291,8 +257,9 @@ Result<FileHead> ReadHead(const RandomAccessFile& f, const std::string& path, si
   MUON_RETURN_IF_ERROR(ReadExact(f, 0, want, &h.prefix, path));
   auto meta = DecodeHead(h.prefix, &h.data_offset);
   if (!meta.ok() && meta.status().code() == StatusCode::kOutOfRange &&
-      h.prefix.size() >= kHeaderSize && h.file_size >= kHeaderSize + GetU32(h.prefix.data() + 8)) {
-    size_t need = kHeaderSize + GetU32(h.prefix.data() + 8);
+      h.prefix.size() >= kFrameHeadSize &&
+      h.file_size >= kFrameHeadSize + GetU32(h.prefix.data() + 8)) {
+    size_t need = kFrameHeadSize + GetU32(h.prefix.data() + 8);
     MUON_RETURN_IF_ERROR(ReadExact(f, 0, need, &h.prefix, path));
     meta = DecodeHead(h.prefix, &h.data_offset);
   }
@@ -454,11 +421,6 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
                          const PutOptions& options) override;
   Result<ObjectReader> Open(std::string_view bucket, std::string_view key,
                             std::optional<ByteRange> range) override;
-  // Opens the object file, checks its head against the index and the range,
-  // and (with `prefix`) hands back the first `head_bytes` read with the head.
-  Result<ObjectReader> OpenRange(std::string_view bucket, std::string_view key,
-                                 std::optional<ByteRange> range, size_t head_bytes,
-                                 std::string* prefix);
   Result<ObjectMeta> PutPieces(std::string_view bucket, std::string_view key,
                                const std::vector<std::string_view>& pieces,
                                const PutOptions& options) override;
@@ -500,8 +462,13 @@ class LocalObjectStoreImpl final : public LocalObjectStore {
   // The data (or the range of it) of an entry in a segment, checked.
   // Aborted when the segment was compacted away since the lookup.
   Result<std::string> ReadSmall(Bucket& b, const Entry& e, std::optional<ByteRange> range);
-  // Opens what the entry `e` of `key` points to. Aborted when that is gone
-  // since the lookup (compacted, replaced in the other form, deleted).
+  // Runs `attempt` on the key's current entry, looking again when it returns
+  // Aborted.
+  template <typename T, typename Attempt>
+  Result<T> ReadCurrent(Bucket& b, std::string_view key, Attempt attempt);
+  // Opens what the entry `e` of `key` points to (with `prefix`, handing back
+  // the first `head_bytes` of an object file read with its head). Aborted
+  // when that is gone since the lookup (compacted, replaced, deleted).
   Result<ObjectReader> OpenEntry(Bucket& b, const Entry& e, std::string_view key,
                                  std::optional<ByteRange> range, size_t head_bytes,
                                  std::string* prefix);
@@ -959,17 +926,6 @@ Result<std::string> LocalObjectStoreImpl::ReadSmall(Bucket& b, const Entry& e,
   return buf;
 }
 
-Result<ObjectReader> LocalObjectStoreImpl::OpenRange(std::string_view bucket, std::string_view key,
-                                                    std::optional<ByteRange> range,
-                                                    size_t head_bytes, std::string* prefix) {
-  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-  for (int attempt = 1;; ++attempt) {
-    MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
-    auto r = OpenEntry(*b, e, key, range, head_bytes, prefix);
-    if (r.ok() || r.status().code() != StatusCode::kAborted || attempt == kReadAttempts) return r;
-  }
-}
-
 Result<ObjectReader> LocalObjectStoreImpl::OpenEntry(Bucket& b, const Entry& e,
                                                     std::string_view key,
                                                     std::optional<ByteRange> range,
@@ -1013,45 +969,52 @@ Result<ObjectReader> LocalObjectStoreImpl::OpenEntry(Bucket& b, const Entry& e,
   return r;
 }
 
+template <typename T, typename Attempt>
+Result<T> LocalObjectStoreImpl::ReadCurrent(Bucket& b, std::string_view key, Attempt attempt) {
+  for (int i = 1;; ++i) {
+    MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(b, key));
+    Result<T> r = attempt(e);
+    // Aborted: what the entry pointed to moved away (compacted, replaced in
+    // the other form) before it was opened; the index shows where it is now.
+    if (r.ok() || r.status().code() != StatusCode::kAborted || i == kReadAttempts) return r;
+  }
+}
+
 Result<ObjectReader> LocalObjectStoreImpl::Open(std::string_view bucket, std::string_view key,
                                                std::optional<ByteRange> range) {
-  return OpenRange(bucket, key, range, 4096, nullptr);
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  return ReadCurrent<ObjectReader>(*b, key, [&](const Entry& e) {
+    return OpenEntry(*b, e, key, range, 4096, nullptr);
+  });
 }
 
 Result<Object> LocalObjectStoreImpl::Get(std::string_view bucket, std::string_view key,
                                          std::optional<ByteRange> range) {
-  // One read covers the head and, for objects up to 64 KiB, all the data;
-  // larger data is read straight into its own buffer.
-  {
-    MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
-    for (int attempt = 1;; ++attempt) {
-      MUON_ASSIGN_OR_RETURN(Entry e, FindEntry(*b, key));
-      if (e.seg == 0) break;
-      auto data = ReadSmall(*b, e, range);
-      if (data.ok()) return Object{*e.meta, std::move(*data)};
-      if (data.status().code() != StatusCode::kAborted || attempt == kReadAttempts) {
-        return data.status();
-      }
+  MUON_ASSIGN_OR_RETURN(auto b, Find(bucket));
+  return ReadCurrent<Object>(*b, key, [&](const Entry& e) -> Result<Object> {
+    Object obj;
+    if (e.seg != 0) {
+      MUON_ASSIGN_OR_RETURN(obj.data, ReadSmall(*b, e, range));
+      obj.meta = *e.meta;
+      return obj;
     }
-  }
-  std::string prefix;
-  MUON_ASSIGN_OR_RETURN(ObjectReader r,
-                        OpenRange(bucket, key, range, range ? 4096 : (64 << 10) + 4096, &prefix));
-  Object obj;
-  obj.meta = std::move(r.meta);
-  if (r.offset + r.length <= prefix.size()) {
-    if (r.offset == 0 && r.length == prefix.size()) {
-      obj.data = std::move(prefix);
-    } else {
+    // One read covers the head and, for objects up to 64 KiB, all the data;
+    // larger data is read straight into its own buffer.
+    std::string prefix;
+    MUON_ASSIGN_OR_RETURN(
+        ObjectReader r,
+        OpenEntry(*b, e, key, range, range ? 4096 : (64 << 10) + 4096, &prefix));
+    obj.meta = std::move(r.meta);
+    if (r.offset + r.length <= prefix.size()) {
       prefix.erase(0, r.offset);
       prefix.resize(r.length);
       obj.data = std::move(prefix);
+    } else {
+      MUON_RETURN_IF_ERROR(ReadExact(*r.file, r.offset, r.length, &obj.data,
+                                     fmt::format("{}/{}", bucket, key)));
     }
-  } else {
-    MUON_RETURN_IF_ERROR(ReadExact(*r.file, r.offset, r.length, &obj.data,
-                                   fmt::format("{}/{}", bucket, key)));
-  }
-  return obj;
+    return obj;
+  });
 }
 
 Result<ObjectMeta> LocalObjectStoreImpl::Head(std::string_view bucket, std::string_view key) {

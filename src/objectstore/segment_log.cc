@@ -1,57 +1,29 @@
 // Segment files and their writer. Format and recovery rules: segment_log.h.
 #include "objectstore/segment_log.h"
 
-#include <zlib.h>
-
-#include <cstring>
+#include <algorithm>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "objectstore/framing.h"
 
 namespace muon::objectstore {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr char kSegmentMagic[8] = {'M', 'U', 'O', 'N', 'S', 'E', 'G', '1'};
-constexpr size_t kSegmentHeadFixed = 16;
+constexpr size_t kRecordHeadSize = 20;
+constexpr std::string_view kSegmentMagic = "MUONSEG1";
 // Metadata of one object: a key, S3's 2 KB of user metadata, checksums.
 constexpr uint32_t kMaxMetaLen = 1 << 20;
 // A seal is about 25 bytes: room for a few hundred thousand segments.
 constexpr uint32_t kMaxSegmentHeaderLen = 16 << 20;
 
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-uint32_t Crc(uint32_t crc, std::string_view data) {
-  // zlib's crc32 takes a uInt length; feed large buffers in steps.
-  while (!data.empty()) {
-    size_t n = std::min<size_t>(data.size(), 1u << 30);
-    crc = static_cast<uint32_t>(crc32(crc, reinterpret_cast<const Bytef*>(data.data()),
-                                      static_cast<uInt>(n)));
-    data.remove_prefix(n);
-  }
-  return crc;
-}
-
 // Reads up to n bytes at offset (fewer only at the end of the file).
 Result<std::string> ReadAt(const RandomAccessFile& f, uint64_t offset, size_t n) {
-  std::string out(n, '\0');
-  size_t done = 0;
-  while (done < n) {
-    MUON_ASSIGN_OR_RETURN(std::string_view got, f.Read(offset + done, n - done, out.data() + done));
-    if (got.empty()) break;
-    if (got.data() != out.data() + done) std::memmove(out.data() + done, got.data(), got.size());
-    done += got.size();
-  }
-  out.resize(done);
+  std::string out;
+  MUON_RETURN_IF_ERROR(ReadUpTo(f, offset, n, &out));
   return out;
 }
 
@@ -65,8 +37,8 @@ struct Head {
 // least kRecordHeadSize + meta_len bytes).
 bool HeadValid(std::string_view buf, const Head& h) {
   uint32_t want = GetU32(buf.data() + 16);
-  uint32_t crc = Crc(0, buf.substr(0, 16));
-  crc = Crc(crc, buf.substr(kRecordHeadSize, h.meta_len));
+  uint32_t crc = Crc32(0, buf.substr(0, 16));
+  crc = Crc32(crc, buf.substr(kRecordHeadSize, h.meta_len));
   return crc == want;
 }
 
@@ -86,14 +58,14 @@ std::string EncodeRecordHead(std::string_view meta, uint64_t data_len, uint32_t 
   PutU32(out.data() + 4, static_cast<uint32_t>(data_len));
   PutU32(out.data() + 8, static_cast<uint32_t>(data_len >> 32));
   PutU32(out.data() + 12, data_crc);
-  PutU32(out.data() + 16, Crc(Crc(0, std::string_view(out).substr(0, 16)), meta));
+  PutU32(out.data() + 16, Crc32(Crc32(0, std::string_view(out).substr(0, 16)), meta));
   out += meta;
   return out;
 }
 
 uint32_t Crc32OfPieces(const std::vector<std::string_view>& pieces) {
   uint32_t crc = 0;
-  for (std::string_view p : pieces) crc = Crc(crc, p);
+  for (std::string_view p : pieces) crc = Crc32(crc, p);
   return crc;
 }
 
@@ -106,7 +78,7 @@ Status ParseRecord(std::string_view buf, std::string_view* meta, std::string_vie
   if (!HeadValid(buf, h)) return Status::Corruption("segment record head checksum mismatch");
   *meta = buf.substr(kRecordHeadSize, h.meta_len);
   *data = buf.substr(kRecordHeadSize + h.meta_len);
-  if (Crc(0, *data) != h.data_crc) return Status::Corruption("segment record data checksum mismatch");
+  if (Crc32(0, *data) != h.data_crc) return Status::Corruption("segment record data checksum mismatch");
   return Status::Ok();
 }
 
@@ -135,10 +107,9 @@ Result<uint64_t> ScanRecords(const RandomAccessFile& file, uint64_t start, uint6
     r.meta = buf.substr(kRecordHeadSize, h.meta_len);
     r.data_offset = off + kRecordHeadSize + h.meta_len;
     r.data_len = h.data_len;
-    r.data_crc = h.data_crc;
     if (check_data) {
       MUON_ASSIGN_OR_RETURN(data, ReadAt(file, r.data_offset, static_cast<size_t>(h.data_len)));
-      if (data.size() != h.data_len || Crc(0, data) != h.data_crc) break;
+      if (data.size() != h.data_len || Crc32(0, data) != h.data_crc) break;
     }
     MUON_RETURN_IF_ERROR(fn(r));
     off += length;
@@ -148,24 +119,16 @@ Result<uint64_t> ScanRecords(const RandomAccessFile& file, uint64_t start, uint6
 
 Result<SegmentHeader> ReadSegmentHeader(const RandomAccessFile& file) {
   MUON_ASSIGN_OR_RETURN(std::string buf, ReadAt(file, 0, 64 << 10));
-  if (buf.size() < kSegmentHeadFixed) return Status::OutOfRange("short segment header");
-  if (std::memcmp(buf.data(), kSegmentMagic, sizeof(kSegmentMagic)) != 0) {
-    return Status::Corruption("bad segment magic");
-  }
-  uint32_t len = GetU32(buf.data() + 8);
-  if (len > kMaxSegmentHeaderLen) return Status::Corruption("segment header too long");
-  if (buf.size() < kSegmentHeadFixed + len) {
-    MUON_ASSIGN_OR_RETURN(buf, ReadAt(file, 0, kSegmentHeadFixed + len));
-    if (buf.size() < kSegmentHeadFixed + len) return Status::OutOfRange("short segment header");
-  }
-  std::string_view body = std::string_view(buf).substr(kSegmentHeadFixed, len);
-  if (Crc(0, body) != GetU32(buf.data() + 12)) {
-    return Status::Corruption("segment header checksum mismatch");
-  }
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::Corruption("segment header is not JSON");
   SegmentHeader h;
-  h.size = kSegmentHeadFixed + len;
+  auto body = DecodeFrame(buf, kSegmentMagic, kMaxSegmentHeaderLen, "segment header", &h.size);
+  if (!body.ok() && body.status().code() == StatusCode::kOutOfRange &&
+      buf.size() >= kFrameHeadSize) {
+    MUON_ASSIGN_OR_RETURN(buf, ReadAt(file, 0, kFrameHeadSize + GetU32(buf.data() + 8)));
+    body = DecodeFrame(buf, kSegmentMagic, kMaxSegmentHeaderLen, "segment header", &h.size);
+  }
+  MUON_RETURN_IF_ERROR(body.status());
+  json j = json::parse(*body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption("segment header is not JSON");
   if (auto it = j.find("seals"); it != j.end() && it->is_array()) {
     for (const auto& seal : *it) {
       if (seal.is_array() && seal.size() == 2 && seal[0].is_number_unsigned() &&
@@ -209,7 +172,6 @@ Status SegmentWriter::SealActiveLocked() {
   if (!file_) return Status::Ok();
   if (sync_error_.ok() && synced_ < written_) {
     Status s = file_->Sync();
-    ++syncs_;
     if (s.ok()) {
       synced_ = written_;
     } else {
@@ -222,24 +184,20 @@ Status SegmentWriter::SealActiveLocked() {
   sealed_[active_] = synced_;
   active_ = 0;
   cv_.notify_all();
-  return Status::Ok();
+  return sync_error_;
 }
 
 Status SegmentWriter::RollLocked(std::unique_lock<std::mutex>& lock) {
   cv_.wait(lock, [&] { return !syncing_; });
-  MUON_RETURN_IF_ERROR(SealActiveLocked());
+  // A failed final sync is recorded in the seal; the new segment goes on.
+  (void)SealActiveLocked();
   const uint64_t id = next_id_++;
   const std::string path = PathOf(id);
   json seals = json::array();
   for (const auto& [sid, len] : sealed_) seals.push_back({sid, len});
   json j;
   j["seals"] = std::move(seals);
-  std::string body = j.dump();
-  std::string head(kSegmentMagic, sizeof(kSegmentMagic));
-  head.resize(kSegmentHeadFixed);
-  PutU32(head.data() + 8, static_cast<uint32_t>(body.size()));
-  PutU32(head.data() + 12, Crc(0, body));
-  head += body;
+  const std::string head = EncodeFrame(kSegmentMagic, j.dump());
   std::unique_ptr<WritableFile> f;
   Status s = [&]() -> Status {
     MUON_ASSIGN_OR_RETURN(f, env_->NewWritableFile(path));
@@ -324,7 +282,6 @@ Status SegmentWriter::WaitDurable(const Location& loc) {
     lock.unlock();
     Status s = f->Sync();
     lock.lock();
-    ++syncs_;
     syncing_ = false;
     if (s.ok()) {
       synced_ = std::max(synced_, target);
@@ -346,10 +303,6 @@ std::map<uint64_t, uint64_t> SegmentWriter::Sealed() {
   return sealed_;
 }
 
-uint64_t SegmentWriter::active_id() {
-  std::lock_guard lock(mu_);
-  return active_;
-}
 
 void SegmentWriter::Forget(uint64_t id) {
   std::lock_guard lock(mu_);
@@ -360,25 +313,8 @@ void SegmentWriter::Forget(uint64_t id) {
 Status SegmentWriter::Close() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return !syncing_; });
-  Status s = sync_error_;
-  if (file_ && s.ok() && synced_ < written_) {
-    s = file_->Sync();
-    ++syncs_;
-    if (s.ok()) synced_ = written_;
-  }
-  if (file_) {
-    (void)file_->Close();
-    file_.reset();
-    sealed_[active_] = synced_;
-    active_ = 0;
-  }
-  cv_.notify_all();
-  return s;
+  return SealActiveLocked();
 }
 
-uint64_t SegmentWriter::syncs() const {
-  std::lock_guard lock(mu_);
-  return syncs_;
-}
 
 }  // namespace muon::objectstore

@@ -39,8 +39,6 @@
 
 namespace muon::objectstore {
 
-constexpr size_t kRecordHeadSize = 20;
-
 // The head (fixed part and meta) of a record holding `meta` and data of
 // `data_len` bytes whose crc32 is `data_crc`.
 std::string EncodeRecordHead(std::string_view meta, uint64_t data_len, uint32_t data_crc);
@@ -54,7 +52,6 @@ struct RecordView {
   std::string meta;          // JSON text
   uint64_t data_offset = 0;  // in the segment
   uint64_t data_len = 0;
-  uint32_t data_crc = 0;
 };
 
 // Checks a whole record read into `buf` (head, meta and data) and returns its
@@ -118,17 +115,16 @@ class SegmentWriter {
   std::shared_ptr<const RandomAccessFile> Reader(uint64_t id);
   // Segments that take no more records, with their sealed lengths.
   std::map<uint64_t, uint64_t> Sealed();
-  uint64_t active_id();
   std::string PathOf(uint64_t id) const;
   // The segment was removed (compacted): later headers no longer seal it.
   void Forget(uint64_t id);
   // Syncs and closes the active segment (also done by the destructor).
   Status Close();
 
-  uint64_t syncs() const;  // fdatasyncs of records so far (tests)
-
  private:
   Status RollLocked(std::unique_lock<std::mutex>& lock);
+  // Syncs what the active segment still lacks, closes it and records its
+  // seal; returns the segment's sync error, if any.
   Status SealActiveLocked();
 
   Env* const env_;
@@ -146,7 +142,6 @@ class SegmentWriter {
   bool append_failed_ = false;          // the active segment takes no more records
   Status sync_error_;                   // a failed sync: records past synced_ fail
   bool syncing_ = false;
-  uint64_t syncs_ = 0;
   // Sealed segments on disk -> length durable (the seal), and the readers of
   // all segments.
   std::map<uint64_t, uint64_t> sealed_;
